@@ -1,0 +1,183 @@
+"""The ``sciml`` command line.
+
+::
+
+    sciml list [REGISTRY]
+    sciml data generate NAME --n N [--resolution R] [--seed S] --out FILE.h5 [key=value ...]
+    sciml data info FILE.h5
+    sciml train CONFIG.yaml [key.sub=value ...] [--resume]
+    sciml eval RUN_DIR [--data FILE.h5] [--split test]
+
+Errors caused by input print one line on stderr and exit with code 2; ``--debug`` shows
+the traceback instead.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+
+from sciml.errors import ConfigError, SciMLError
+
+__all__ = ["main"]
+
+
+def _cmd_list(args: argparse.Namespace) -> int:
+    from sciml.registry import all_registries
+
+    regs = all_regs = all_registries()
+    from sciml.training.trainer import OPTIMIZERS, SCHEDULERS
+
+    all_regs = {**regs, "optimizers": OPTIMIZERS, "schedulers": SCHEDULERS, "presets": None}
+    wanted = [args.registry] if args.registry else list(all_regs)
+    for name in wanted:
+        if name not in all_regs:
+            raise ConfigError(f"unknown registry '{name}'; valid: {', '.join(all_regs)}")
+        print(f"{name}:")
+        if name == "presets":
+            for p in _presets():
+                print(f"  {p.name}")
+            continue
+        reg = all_regs[name]
+        for item in reg.names():
+            print(f"  {item:<24} {reg.describe(item)}")
+    return 0
+
+
+def _presets() -> list[Path]:
+    return sorted((Path(__file__).parent / "presets").glob("*.yaml"))
+
+
+def _parse_params(items: Sequence[str]) -> dict:
+    from sciml.config import parse_override
+
+    params = {}
+    for item in items:
+        parts, value = parse_override(item)
+        if len(parts) != 1:
+            raise ConfigError(f"generator parameter '{item}' must be a plain name=value")
+        params[parts[0]] = value
+    return params
+
+
+def _cmd_data(args: argparse.Namespace) -> int:
+    from sciml.data.schema import validate
+
+    if args.data_cmd == "info":
+        info = validate(args.file)
+        print(info.summary())
+        return 0
+    from sciml.data.generators import generate
+
+    params = _parse_params(args.params)
+    for key in ("n", "resolution", "seed", "device", "batch_size"):
+        value = getattr(args, key, None)
+        if value is not None:
+            params[key] = value
+    if args.progress:
+        params["progress"] = True
+    if Path(args.out).exists() and not args.force:
+        raise ConfigError(f"{args.out} exists; pass --force to overwrite it or choose another --out")
+    digest = generate(args.name, args.out, **params)
+    print(f"wrote {args.out} (content_sha256 {digest})")
+    return 0
+
+
+def _resolve_config(path: str) -> Path:
+    p = Path(path)
+    if p.exists():
+        return p
+    for preset in _presets():
+        if preset.name == path or preset.stem == path or f"presets/{preset.name}" == path:
+            return preset
+    return p
+
+
+def _cmd_train(args: argparse.Namespace) -> int:
+    from sciml.config import load_config
+    from sciml.experiment import train_experiment
+
+    cfg = load_config(_resolve_config(args.config), args.overrides)
+    result = train_experiment(cfg, resume=args.resume)
+    from sciml.training.distributed import is_main_process
+
+    if is_main_process():
+        print(json.dumps(result["test"], indent=2))
+        print(f"run directory: {cfg.train.run_dir}")
+    return 0
+
+
+def _cmd_eval(args: argparse.Namespace) -> int:
+    from sciml.experiment import evaluate_run
+
+    split = args.split if args.split != "all" else None
+    if args.data and args.split == "test" and not args.split_given:
+        split = None
+    metrics = evaluate_run(args.run_dir, args.data, device=args.device, split=split)
+    print(json.dumps(metrics, indent=2))
+    return 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="sciml", description="Scientific machine learning on one dataset format and one trainer.")
+    parser.add_argument("--debug", action="store_true", help="show tracebacks instead of one-line errors")
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    p = sub.add_parser("list", help="print every registry (models, generators, objectives, metrics, ...)")
+    p.add_argument("registry", nargs="?", help="only this registry")
+    p.set_defaults(func=_cmd_list)
+
+    p = sub.add_parser("data", help="generate and inspect datasets")
+    dsub = p.add_subparsers(dest="data_cmd", required=True)
+    g = dsub.add_parser("generate", help="run a registered generator into an HDF5 file")
+    g.add_argument("name")
+    g.add_argument("--n", type=int, help="number of samples")
+    g.add_argument("--resolution", type=int)
+    g.add_argument("--seed", type=int)
+    g.add_argument("--device", help="cpu or cuda")
+    g.add_argument("--batch-size", dest="batch_size", type=int)
+    g.add_argument("--out", required=True, help="output .h5 file (written atomically)")
+    g.add_argument("--force", action="store_true", help="overwrite an existing file")
+    g.add_argument("--progress", action="store_true", help="show a progress bar")
+    g.add_argument("params", nargs="*", help="generator parameters as name=value (e.g. nu=0.01)")
+    i = dsub.add_parser("info", help="validate a file (schema, checksums, finiteness) and summarize it")
+    i.add_argument("file")
+    p.set_defaults(func=_cmd_data)
+
+    p = sub.add_parser("train", help="train from a config file (YAML/TOML/JSON) or a packaged preset")
+    p.add_argument("config")
+    p.add_argument("overrides", nargs="*", help="key.sub=value overrides, e.g. train.epochs=5")
+    p.add_argument("--resume", action="store_true", help="continue from run_dir/last.pt")
+    p.set_defaults(func=_cmd_train)
+
+    p = sub.add_parser("eval", help="evaluate a run directory's checkpoint; writes metrics and plots")
+    p.add_argument("run_dir")
+    p.add_argument("--data", help="evaluate on this file instead of the training file's test split")
+    p.add_argument("--split", default="test", help="train, val, test or all")
+    p.add_argument("--device", default="cpu")
+    p.set_defaults(func=_cmd_eval)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    argv = list(sys.argv[1:] if argv is None else argv)
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    args.split_given = "--split" in argv
+    try:
+        return int(args.func(args) or 0)
+    except SciMLError as exc:
+        if args.debug:
+            raise
+        print(f"sciml: error: {exc}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print("sciml: interrupted; resume training with --resume", file=sys.stderr)
+        return 130
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(main())

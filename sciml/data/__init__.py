@@ -1,0 +1,35 @@
+"""The data layer: the HDF5 schema, datasets yielding dict batches, normalizers, generators."""
+
+from sciml.data.datasets import FieldDataset, TrajectoryDataset, split_indices
+from sciml.data.schema import (
+    SCHEMA_VERSION,
+    FieldsWriter,
+    FileInfo,
+    Provenance,
+    TrajectoriesWriter,
+    content_checksum,
+    open_h5,
+    validate,
+    write_fields,
+    write_trajectories,
+)
+from sciml.data.transforms import ChannelNormalizer, Normalized, fit_normalizers
+
+__all__ = [
+    "SCHEMA_VERSION",
+    "Provenance",
+    "FieldsWriter",
+    "TrajectoriesWriter",
+    "write_fields",
+    "write_trajectories",
+    "open_h5",
+    "validate",
+    "content_checksum",
+    "FileInfo",
+    "FieldDataset",
+    "TrajectoryDataset",
+    "split_indices",
+    "ChannelNormalizer",
+    "Normalized",
+    "fit_normalizers",
+]

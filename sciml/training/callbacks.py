@@ -1,0 +1,157 @@
+"""Trainer callbacks: checkpointing, early stopping, metric logs, progress bar.
+
+A callback receives the trainer at fixed points of :meth:`Trainer.fit`. Callbacks with
+state (best value so far, patience counter) save it in the checkpoint through
+``state_dict`` / ``load_state_dict`` so a resumed run behaves as an uninterrupted one.
+Only rank 0 writes files.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import math
+import os
+import sys
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from sciml.io import atomic_path, write_json
+from sciml.training.distributed import is_main_process
+
+if TYPE_CHECKING:  # pragma: no cover
+    from sciml.training.trainer import Trainer
+
+__all__ = ["Callback", "CheckpointCallback", "EarlyStopping", "MetricsLogger", "ProgressBar"]
+
+
+class Callback:
+    """Base class; every hook is optional."""
+
+    def on_fit_start(self, trainer: Trainer) -> None: ...
+
+    def on_epoch_start(self, trainer: Trainer, epoch: int) -> None: ...
+
+    def on_batch_end(self, trainer: Trainer, step: int, losses: dict[str, Any]) -> None: ...
+
+    def on_epoch_end(self, trainer: Trainer, epoch: int, logs: dict[str, float]) -> None: ...
+
+    def on_fit_end(self, trainer: Trainer) -> None: ...
+
+    def state_dict(self) -> dict[str, Any]:
+        return {}
+
+    def load_state_dict(self, state: dict[str, Any]) -> None: ...
+
+
+class CheckpointCallback(Callback):
+    """Write ``last.pt`` every ``every`` epochs and ``best.pt`` when ``monitor`` improves.
+
+    Parameters
+    ----------
+    run_dir : path-like
+    every : int
+        Epoch interval of ``last.pt``; the last epoch is always written.
+    monitor : str
+        Logged quantity to minimize (``val_loss`` when validation data is given,
+        else ``train_loss``).
+    """
+
+    def __init__(self, run_dir: str | os.PathLike[str], every: int = 1, monitor: str | None = None):
+        self.run_dir = Path(run_dir)
+        self.every = max(1, int(every))
+        self.monitor = monitor
+        self.best = math.inf
+
+    def on_epoch_end(self, trainer: Trainer, epoch: int, logs: dict[str, float]) -> None:
+        monitor = self.monitor or ("val_loss" if "val_loss" in logs else "train_loss")
+        value = logs.get(monitor, math.nan)
+        improved = value < self.best
+        if improved:
+            self.best = value
+        last = epoch + 1 == trainer.max_epochs or trainer.should_stop
+        if is_main_process():
+            if (epoch + 1) % self.every == 0 or last:
+                trainer.save(self.run_dir / "last.pt")
+            if improved:
+                trainer.save(self.run_dir / "best.pt")
+
+    def state_dict(self) -> dict[str, Any]:
+        return {"best": self.best}
+
+    def load_state_dict(self, state: dict[str, Any]) -> None:
+        self.best = state.get("best", math.inf)
+
+
+class EarlyStopping(Callback):
+    """Stop when ``monitor`` has not improved by ``min_delta`` for ``patience`` epochs."""
+
+    def __init__(self, patience: int = 10, monitor: str | None = None, min_delta: float = 0.0):
+        self.patience, self.monitor, self.min_delta = int(patience), monitor, float(min_delta)
+        self.best = math.inf
+        self.bad_epochs = 0
+
+    def on_epoch_end(self, trainer: Trainer, epoch: int, logs: dict[str, float]) -> None:
+        monitor = self.monitor or ("val_loss" if "val_loss" in logs else "train_loss")
+        value = logs.get(monitor, math.nan)
+        if value < self.best - self.min_delta:
+            self.best, self.bad_epochs = value, 0
+        else:
+            self.bad_epochs += 1
+            if self.bad_epochs >= self.patience:
+                trainer.should_stop = True
+                trainer.stop_reason = f"early stopping: {monitor} did not improve for {self.patience} epochs"
+
+    def state_dict(self) -> dict[str, Any]:
+        return {"best": self.best, "bad_epochs": self.bad_epochs}
+
+    def load_state_dict(self, state: dict[str, Any]) -> None:
+        self.best = state.get("best", math.inf)
+        self.bad_epochs = state.get("bad_epochs", 0)
+
+
+class MetricsLogger(Callback):
+    """Write the epoch history to ``metrics.csv`` and ``metrics.json`` in ``run_dir`` (atomically)."""
+
+    def __init__(self, run_dir: str | os.PathLike[str]):
+        self.run_dir = Path(run_dir)
+
+    def on_epoch_end(self, trainer: Trainer, epoch: int, logs: dict[str, float]) -> None:
+        if not is_main_process():
+            return
+        history = trainer.history
+        keys: list[str] = []
+        for row in history:
+            keys += [k for k in row if k not in keys]
+        buf = io.StringIO()
+        writer = csv.DictWriter(buf, fieldnames=keys)
+        writer.writeheader()
+        writer.writerows(history)
+        with atomic_path(self.run_dir / "metrics.csv") as tmp:
+            tmp.write_text(buf.getvalue())
+        write_json(self.run_dir / "metrics.json", {"history": history})
+
+
+class ProgressBar(Callback):
+    """A tqdm bar over epochs; silent unless stderr is a terminal (or ``force=True``)."""
+
+    def __init__(self, force: bool | None = None):
+        self.force = force
+        self.bar = None
+
+    def on_fit_start(self, trainer: Trainer) -> None:
+        enabled = self.force if self.force is not None else sys.stderr.isatty()
+        if enabled and is_main_process():
+            from tqdm.auto import tqdm
+
+            self.bar = tqdm(total=trainer.max_epochs, initial=trainer.epoch, desc="train", unit="epoch")
+
+    def on_epoch_end(self, trainer: Trainer, epoch: int, logs: dict[str, float]) -> None:
+        if self.bar is not None:
+            self.bar.update(1)
+            self.bar.set_postfix({k: f"{v:.4g}" for k, v in logs.items() if k != "epoch"}, refresh=False)
+
+    def on_fit_end(self, trainer: Trainer) -> None:
+        if self.bar is not None:
+            self.bar.close()
+            self.bar = None

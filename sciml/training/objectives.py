@@ -1,0 +1,66 @@
+"""Objectives: ``objective(model, batch) -> dict of losses``.
+
+The Trainer optimizes the key ``loss`` and logs the others. Objectives, not model
+subclasses, know the task; a plain ``nn.Module`` trains without wrapping.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import torch
+from torch import nn
+
+from sciml.errors import ConfigError
+from sciml.registry import OBJECTIVES
+from sciml.training.metrics import relative_l2
+
+__all__ = ["AbstractObjective", "Supervised"]
+
+
+class AbstractObjective:
+    """Base of objectives.
+
+    Subclasses implement ``__call__(model, batch) -> dict`` with a scalar ``loss`` and
+    may override :meth:`predict` (what evaluation compares with ``batch["y"]``).
+    ``needs_grad_in_eval`` is True for objectives that differentiate the model's output
+    with respect to its input (PINN residuals) even during validation.
+    """
+
+    needs_grad_in_eval = False
+
+    def __call__(self, model: nn.Module, batch: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
+        raise NotImplementedError  # AbstractObjective: subclasses implement it
+
+    def predict(self, model: nn.Module, batch: dict[str, torch.Tensor]) -> torch.Tensor:
+        return model(batch["x"])
+
+    def config(self) -> dict[str, Any]:
+        return {}
+
+
+@OBJECTIVES.register("supervised")
+class Supervised(AbstractObjective):
+    """Supervised regression of ``batch["y"]`` from ``batch["x"]``.
+
+    Parameters
+    ----------
+    loss : {"relative_l2", "mse"}
+        ``relative_l2`` (the mean over samples of per-sample relative L2 error) is the
+        default for operator learning: it weighs samples of different amplitude equally.
+    """
+
+    def __init__(self, loss: str = "relative_l2"):
+        if loss not in ("relative_l2", "mse"):
+            raise ConfigError(f"unknown supervised loss '{loss}'; use 'relative_l2' or 'mse'")
+        self.loss = loss
+
+    def __call__(self, model: nn.Module, batch: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
+        pred = model(batch["x"])
+        target = batch["y"]
+        if self.loss == "mse":
+            return {"loss": torch.nn.functional.mse_loss(pred, target)}
+        return {"loss": relative_l2(pred, target).mean()}
+
+    def config(self) -> dict[str, Any]:
+        return {"name": "supervised", "loss": self.loss}
