@@ -121,17 +121,24 @@ def _cmd_eval(args: argparse.Namespace) -> int:
     return 0
 
 
+class _Parser(argparse.ArgumentParser):
+    """argparse with one-line errors (usage text goes to --help)."""
+
+    def error(self, message: str):  # noqa: D401 - argparse API
+        self.exit(2, f"{self.prog}: error: {message}; see '{self.prog} --help'\n")
+
+
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="sciml", description="Scientific machine learning on one dataset format and one trainer.")
+    parser = _Parser(prog="sciml", description="Scientific machine learning on one dataset format and one trainer.")
     parser.add_argument("--debug", action="store_true", help="show tracebacks instead of one-line errors")
-    sub = parser.add_subparsers(dest="command", required=True)
+    sub = parser.add_subparsers(dest="command", required=True, parser_class=_Parser)
 
     p = sub.add_parser("list", help="print every registry (models, generators, objectives, metrics, ...)")
     p.add_argument("registry", nargs="?", help="only this registry")
     p.set_defaults(func=_cmd_list)
 
     p = sub.add_parser("data", help="generate and inspect datasets")
-    dsub = p.add_subparsers(dest="data_cmd", required=True)
+    dsub = p.add_subparsers(dest="data_cmd", required=True, parser_class=_Parser)
     g = dsub.add_parser("generate", help="run a registered generator into an HDF5 file")
     g.add_argument("name")
     g.add_argument("--n", type=int, help="number of samples")
@@ -165,7 +172,15 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv: Sequence[str] | None = None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
     parser = build_parser()
-    args = parser.parse_args(argv)
+    args, extra = parser.parse_known_args(argv)
+    # name=value items may follow options: generator parameters / config overrides
+    for item in extra:
+        if "=" in item and not item.startswith("-") and hasattr(args, "params"):
+            args.params.append(item)
+        elif not item.startswith("-") and hasattr(args, "overrides"):
+            args.overrides.append(item)
+        else:
+            parser.error(f"unrecognized argument '{item}'")
     args.split_given = "--split" in argv
     try:
         return int(args.func(args) or 0)

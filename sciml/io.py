@@ -44,6 +44,10 @@ def atomic_path(path: str | os.PathLike[str], suffix: str = "") -> Iterator[Path
         ) from None
     os.close(fd)
     tmp = Path(tmp_name)
+    # mkstemp creates 0600 files; give the finished file the permissions open() would
+    umask = os.umask(0)
+    os.umask(umask)
+    os.chmod(tmp, 0o666 & ~umask)
     try:
         yield tmp
         os.replace(tmp, final)
