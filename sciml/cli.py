@@ -99,10 +99,13 @@ def _resolve_config(path: str) -> Path:
 def _cmd_train(args: argparse.Namespace) -> int:
     from sciml.config import load_config
     from sciml.experiment import train_experiment
+    from sciml.training.distributed import is_main_process, shutdown_distributed
 
     cfg = load_config(_resolve_config(args.config), args.overrides)
-    result = train_experiment(cfg, resume=args.resume)
-    from sciml.training.distributed import is_main_process
+    try:
+        result = train_experiment(cfg, resume=args.resume)
+    finally:
+        shutdown_distributed()
 
     if is_main_process():
         print(json.dumps(result["test"], indent=2))

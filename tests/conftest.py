@@ -45,3 +45,11 @@ def trajectory_file(tmp_path):
     path = tmp_path / "osc.h5"
     write_trajectories(path, x, t, Provenance("test:oscillator", {"omega": w}), system="oscillator", dt=0.1)
     return path
+
+
+def pytest_configure(config):
+    # One intra-op thread: on a 2-core machine, OpenMP threads spin against any other busy
+    # process (a subprocess of a test, a DDP rank) and steps slow down a hundredfold.
+    import torch
+
+    torch.set_num_threads(1)

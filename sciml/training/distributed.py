@@ -12,7 +12,7 @@ import os
 import torch
 import torch.distributed as dist
 
-__all__ = ["init_distributed", "world_size", "rank", "is_main_process", "all_reduce_mean", "EpochSampler"]
+__all__ = ["init_distributed", "shutdown_distributed", "world_size", "rank", "is_main_process", "all_reduce_mean", "EpochSampler"]
 
 
 def init_distributed(device: str) -> bool:
@@ -23,6 +23,12 @@ def init_distributed(device: str) -> bool:
         backend = "nccl" if str(device).startswith("cuda") else "gloo"
         dist.init_process_group(backend=backend)
     return True
+
+
+def shutdown_distributed() -> None:
+    """Destroy the default process group if one was started (end of a torchrun job)."""
+    if dist.is_available() and dist.is_initialized():
+        dist.destroy_process_group()
 
 
 def world_size() -> int:

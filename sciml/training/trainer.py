@@ -187,8 +187,9 @@ class Trainer:
         if dev.type == "cuda":
             if not torch.cuda.is_available():
                 raise ConfigError("device='cuda' was requested but no CUDA GPU is visible; use device='cpu'")
-            if self.distributed and dev.index is None:
-                dev = torch.device("cuda", int(os.environ.get("LOCAL_RANK", "0")))
+            if dev.index is None:
+                local = int(os.environ.get("LOCAL_RANK", "0")) if self.distributed else torch.cuda.current_device()
+                dev = torch.device("cuda", local)
             torch.cuda.set_device(dev)
         return dev
 
