@@ -1,0 +1,39 @@
+"""Numerical methods without learnable state: Runge-Kutta tableaus and integrators."""
+
+from sciml.numerics.rk import (
+    SolverError,
+    SolverStats,
+    initial_step_size,
+    odeint,
+    rk_step,
+    scaled_error_norm,
+    stiffness_estimate,
+)
+from sciml.numerics.tableaus import (
+    BS3,
+    DOPRI5,
+    EULER,
+    RK4,
+    TABLEAUS,
+    TSIT5,
+    ButcherTableau,
+    get_tableau,
+)
+
+__all__ = [
+    "BS3",
+    "DOPRI5",
+    "EULER",
+    "RK4",
+    "TABLEAUS",
+    "TSIT5",
+    "ButcherTableau",
+    "get_tableau",
+    "SolverError",
+    "SolverStats",
+    "initial_step_size",
+    "odeint",
+    "rk_step",
+    "scaled_error_norm",
+    "stiffness_estimate",
+]
