@@ -54,9 +54,10 @@ def check_model_fits_data(
                 f"(spatial shape {list(spatial_shape)}); give one n_modes entry per spatial axis"
             )
         for m, s in zip(modes, spatial_shape):
-            if int(m) > s // 2 + 1:
+            # neuraloperator's n_modes=m keeps wavenumbers |k| <= m // 2; resolution s resolves |k| <= s // 2
+            if int(m) > s:
                 raise ShapeError(
-                    f"model '{name}' keeps {m} Fourier modes but the data resolution {s} resolves at most "
-                    f"{s // 2 + 1}; lower n_modes or use finer data"
+                    f"model '{name}' keeps {m} Fourier modes (|k| <= {int(m) // 2}) but the data resolution {s} "
+                    f"resolves |k| <= {s // 2}; lower n_modes to at most {s} or use finer data"
                 )
     return kwargs
