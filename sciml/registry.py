@@ -48,7 +48,10 @@ class Registry(Generic[T]):
         """Register ``obj`` under ``name``; usable as a decorator when ``obj`` is omitted."""
 
         def add(o: T) -> T:
-            if name in self._items and self._items[name] is not o:
+            prev = self._items.get(name)
+            # the same definition imported twice (doctest collection imports modules under a second
+            # name) replaces itself; a different object under a taken name is an error
+            if prev is not None and prev is not o and getattr(prev, "__qualname__", None) != getattr(o, "__qualname__", ""):
                 raise SciMLError(f"{self.kind} '{name}' is registered twice; rename one of them")
             self._items[name] = o
             text = doc or (getattr(o, "__doc__", None) or "").strip()
@@ -109,6 +112,7 @@ _PLUGIN_MODULES = (
     "sciml.training.metrics",
     "sciml.operators",
     "sciml.data.generators",
+    "sciml.nde",
 )
 _plugins_loaded = False
 
