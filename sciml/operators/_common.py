@@ -11,7 +11,14 @@ from torch import nn
 
 from sciml.errors import ConfigError, ShapeError
 
-__all__ = ["check_field_input", "dense_parameter_count", "install_input_check", "parameter_count", "to_precision"]
+__all__ = [
+    "check_field_input",
+    "dense_parameter_count",
+    "install_grid_cache_guard",
+    "install_input_check",
+    "parameter_count",
+    "to_precision",
+]
 
 _AXES = ("X", "Y", "Z")
 
@@ -110,3 +117,27 @@ def to_precision(model: nn.Module, dtype: torch.dtype) -> nn.Module:
 
     # Module._apply is what Module.to uses, with our per-tensor rule in place of its own
     return model._apply(cast)
+
+
+def _grid_cache_hook(module: nn.Module, args: tuple, *, cache_owners: tuple[nn.Module, ...]) -> None:
+    x = args[0] if args else None
+    if not torch.is_tensor(x):
+        return
+    for owner in cache_owners:
+        grid = owner._grid
+        if grid is not None and (grid[0].device != x.device or grid[0].dtype != x.dtype):
+            owner._grid, owner._res = None, None
+
+
+def install_grid_cache_guard(model: nn.Module) -> nn.Module:
+    """Drop neuraloperator's cached coordinate grids when the input's device or dtype changes.
+
+    ``GridEmbeddingND`` caches its grid as plain tensors (not buffers) keyed on the
+    resolution only, so after ``model.to("cuda")`` following a CPU forward the stale CPU grid
+    is concatenated with CUDA data and the forward fails (seen on an H100). A forward
+    pre-hook compares the cache with the input and clears it when they differ.
+    """
+    owners = tuple(m for m in model.modules() if hasattr(m, "_grid") and hasattr(m, "_res"))
+    if owners:
+        model.register_forward_pre_hook(functools.partial(_grid_cache_hook, cache_owners=owners))
+    return model

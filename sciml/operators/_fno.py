@@ -11,7 +11,7 @@ from typing import Any
 from torch import nn
 
 from sciml.errors import ConfigError
-from sciml.operators._common import install_input_check
+from sciml.operators._common import install_grid_cache_guard, install_input_check
 from sciml.registry import MODELS
 
 __all__ = ["fno"]
@@ -61,4 +61,5 @@ def fno(
     )
     model.sciml_spec = {"in_channels": int(in_channels), "out_channels": int(out_channels), "n_modes": list(n_modes)}
     install_input_check(model, model_name="fno", in_channels=in_channels, n_dim=len(n_modes))
+    install_grid_cache_guard(model)
     return model

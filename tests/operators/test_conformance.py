@@ -291,3 +291,18 @@ def test_fno_preset_agrees_across_resolutions_to_first_order():
     for coarse, fine in zip(shared, shared[1:]):
         assert math.log2(coarse / fine) == pytest.approx(1.0, abs=0.2)
     assert _errors(model, 64)[1] < 1e-2
+
+
+def test_cached_coordinate_grid_follows_device_and_dtype_moves():
+    # neuraloperator caches the positional grid as plain tensors; after a move the cache must
+    # be rebuilt on the new device/dtype (a CPU-cached grid broke the first CUDA forward)
+    from sciml.operators import fno, to_precision
+
+    torch.manual_seed(0)
+    model = fno(in_channels=1, out_channels=1, n_modes=[8], hidden_channels=8, n_layers=2)
+    x = torch.randn(2, 1, 32)
+    model(x)
+    assert model.positional_embedding._grid[0].dtype == torch.float32
+    to_precision(model, torch.float64)
+    out = model(x.double())
+    assert out.dtype == torch.float64 and model.positional_embedding._grid[0].dtype == torch.float64
