@@ -21,8 +21,9 @@ __all__ = ["AbstractObjective", "Supervised"]
 class AbstractObjective:
     """Base of objectives.
 
-    Subclasses implement ``__call__(model, batch) -> dict`` with a scalar ``loss`` and
-    may override :meth:`predict` (what evaluation compares with ``batch["y"]``).
+    Subclasses implement ``__call__(model, batch) -> dict`` with a scalar ``loss`` (and
+    optionally other scalars to log, and ``pred``: the prediction evaluation compares with
+    ``batch["y"]``, which spares a second forward pass) and may override :meth:`predict`.
     ``needs_grad_in_eval`` is True for objectives that differentiate the model's output
     with respect to its input (PINN residuals) even during validation.
     """
@@ -59,8 +60,8 @@ class Supervised(AbstractObjective):
         pred = model(batch["x"])
         target = batch["y"]
         if self.loss == "mse":
-            return {"loss": torch.nn.functional.mse_loss(pred, target)}
-        return {"loss": relative_l2(pred, target).mean()}
+            return {"loss": torch.nn.functional.mse_loss(pred, target), "pred": pred.detach()}
+        return {"loss": relative_l2(pred, target).mean(), "pred": pred.detach()}
 
     def config(self) -> dict[str, Any]:
         return {"name": "supervised", "loss": self.loss}

@@ -333,6 +333,8 @@ class Trainer:
             batch = move_batch(batch, self.device)
             out = self._step(batch)
             for key, value in out.items():
+                if key == "pred":
+                    continue
                 v = value.detach() if torch.is_tensor(value) else torch.tensor(float(value))
                 sums[key] = sums[key] + v if key in sums else v.clone()
             steps += 1
@@ -376,7 +378,8 @@ class Trainer:
             loss_sum += out["loss"].detach().to(torch.float64)
             n_batches += 1
             if metrics and "y" in batch:
-                pred = self._predict_batch(batch)
+                # objectives may return their prediction under "pred" to spare a second forward
+                pred = out["pred"] if "pred" in out else self._predict_batch(batch)
                 for k, v in compute_metrics(pred, batch["y"], metrics).items():
                     totals[k] = totals.get(k, 0) + v.sum().to(torch.float64)
                 count += batch["y"].shape[0]
