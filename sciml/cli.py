@@ -4,6 +4,7 @@
 
     sciml list [REGISTRY]
     sciml data generate NAME --n N [--resolution R] [--seed S] --out FILE.h5 [key=value ...]
+    sciml data recipe NAME --out FILE.h5 [--small]
     sciml data info FILE.h5
     sciml train CONFIG.yaml [key.sub=value ...] [--resume]
     sciml eval RUN_DIR [--data FILE.h5] [--split test]
@@ -69,6 +70,15 @@ def _cmd_data(args: argparse.Namespace) -> int:
     if args.data_cmd == "info":
         info = validate(args.file)
         print(info.summary())
+        return 0
+    if args.data_cmd == "recipe":
+        from sciml.data.recipes import build_recipe, load_recipe
+
+        recipe = load_recipe(args.recipe)
+        if Path(args.out).exists() and not args.force:
+            raise ConfigError(f"{args.out} exists; pass --force to overwrite it or choose another --out")
+        digest = build_recipe(recipe, args.out, small=args.small, check=not args.no_check)
+        print(f"wrote {args.out} from recipe '{recipe.name}' (content_sha256 {digest}, matches the manifest)")
         return 0
     from sciml.data.generators import generate
 
@@ -153,6 +163,12 @@ def build_parser() -> argparse.ArgumentParser:
     g.add_argument("--force", action="store_true", help="overwrite an existing file")
     g.add_argument("--progress", action="store_true", help="show a progress bar")
     g.add_argument("params", nargs="*", help="generator parameters as name=value (e.g. nu=0.01)")
+    r = dsub.add_parser("recipe", help="generate a standard dataset from datasets/NAME.yaml and check its checksum")
+    r.add_argument("recipe", help="recipe name (datasets/NAME.yaml) or path")
+    r.add_argument("--out", required=True)
+    r.add_argument("--small", action="store_true", help="the small variant (what the tests regenerate)")
+    r.add_argument("--no-check", dest="no_check", action="store_true", help="skip the manifest comparison")
+    r.add_argument("--force", action="store_true", help="overwrite an existing file")
     i = dsub.add_parser("info", help="validate a file (schema, checksums, finiteness) and summarize it")
     i.add_argument("file")
     p.set_defaults(func=_cmd_data)
