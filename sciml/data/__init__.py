@@ -1,6 +1,7 @@
 """The data layer: the HDF5 schema, datasets yielding dict batches, normalizers, generators."""
 
 from sciml.data.datasets import FieldDataset, TrajectoryDataset, split_indices
+from sciml.data.importers import ImportedFieldDataset, convert_to_sciml, detect_format, open_dataset
 from sciml.data.schema import (
     SCHEMA_VERSION,
     FieldsWriter,
@@ -32,4 +33,8 @@ __all__ = [
     "ChannelNormalizer",
     "Normalized",
     "fit_normalizers",
+    "open_dataset",
+    "detect_format",
+    "convert_to_sciml",
+    "ImportedFieldDataset",
 ]

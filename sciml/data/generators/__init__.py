@@ -20,6 +20,7 @@ from typing import Any
 
 from sciml.data.generators import advection as _advection  # noqa: F401  (registers advection_diffusion1d)
 from sciml.data.generators import burgers as _burgers  # noqa: F401  (registers burgers1d)
+from sciml.data.generators import chaos as _chaos  # noqa: F401  (registers chaos)
 from sciml.data.generators import darcy as _darcy  # noqa: F401  (registers darcy2d)
 from sciml.data.generators import navier_stokes as _navier_stokes  # noqa: F401  (registers navier_stokes2d)
 from sciml.errors import ConfigError
