@@ -20,7 +20,7 @@ from collections.abc import Sequence
 import numpy as np
 import torch
 
-from sciml.data.generators.burgers import grf_initial_conditions, resolve_device, sample_generator
+from sciml.data.generators._common import check_parameters, grf_initial_conditions, resolve_device, sample_generator
 from sciml.data.schema import FieldsWriter, Provenance
 from sciml.errors import ConfigError
 from sciml.numerics.spectral import wavenumbers
@@ -140,9 +140,7 @@ def _check_config(**values) -> None:
         "tau": (values["tau"] >= 0, "must be >= 0; try tau=5"),
         "sigma": (values["sigma"] >= 0, "must be >= 0; try sigma=25"),
     }
-    for name, (ok, fix) in checks.items():
-        if not ok:
-            raise ConfigError(f"advection_diffusion1d: {name}={values[name]!r} {fix}")
+    check_parameters("advection_diffusion1d", checks, values)
 
 
 @GENERATORS.register("advection_diffusion1d")

@@ -37,7 +37,7 @@ from typing import Any
 import numpy as np
 import torch
 
-from sciml.data.generators.burgers import resolve_device
+from sciml.data.generators._common import check_parameters, resolve_device
 from sciml.data.schema import Provenance, TrajectoriesWriter
 from sciml.errors import ConfigError, DataError, UnknownNameError
 from sciml.numerics.tableaus import DOPRI5
@@ -499,9 +499,7 @@ def _check_config(**v: Any) -> None:
         "rtol": (0 < v["rtol"] < 1, "must be in (0, 1); try rtol=1e-9"),
         "atol": (v["atol"] > 0, "must be > 0; try atol=1e-9"),
     }
-    for name, (ok, fix) in checks.items():
-        if not ok:
-            raise ConfigError(f"chaos: {name}={v[name]} {fix}")
+    check_parameters("chaos", checks, v)
 
 
 @GENERATORS.register("chaos")

@@ -28,7 +28,7 @@ import scipy.sparse as sp
 import scipy.sparse.linalg as spla
 import torch
 
-from sciml.data.generators.burgers import resolve_device, sample_generator
+from sciml.data.generators._common import check_parameters, resolve_device, sample_generator
 from sciml.data.schema import FieldsWriter, Provenance
 from sciml.errors import ConfigError, DataError
 from sciml.registry import GENERATORS
@@ -199,9 +199,7 @@ def _check_config(values: dict) -> None:
         "a_minus": (values["a_minus"] > 0, "must be > 0; try a_minus=3"),
         "forcing": (math.isfinite(values["forcing"]), "must be a finite number; try forcing=1.0"),
     }
-    for name, (ok, fix) in checks.items():
-        if not ok:
-            raise ConfigError(f"darcy2d: {name}={values[name]!r} {fix}")
+    check_parameters("darcy2d", checks, values)
 
 
 @GENERATORS.register("darcy2d")

@@ -25,8 +25,8 @@ from collections.abc import Sequence
 import numpy as np
 import torch
 
-from sciml.data.generators.burgers import resolve_device, sample_generator
-from sciml.data.generators.kuramoto_sivashinsky import METHOD, _check_config, integrate_semilinear_1d
+from sciml.data.generators._common import check_parameters, resolve_device, sample_generator
+from sciml.data.generators.kuramoto_sivashinsky import METHOD, integrate_semilinear_1d
 from sciml.data.schema import FieldsWriter, Provenance
 from sciml.errors import ConfigError
 from sciml.numerics.spectral import dealias_mask, wavenumbers
@@ -269,7 +269,7 @@ def kdv1d(
         "n_solitons": (n_solitons >= 1, "must be >= 1; try n_solitons=2"),
         "cfl": (0 < cfl <= 2, "must be in (0, 2]; try cfl=0.5"),
     }
-    _check_config("kdv1d", checks, values)
+    check_parameters("kdv1d", checks, values)
     torch_device = resolve_device("kdv1d", device)
     dt_max = kdv_time_step(c_max, length, resolution, cfl)
     t = np.linspace(0.0, t_final, n_times) if n_times > 1 else np.zeros(1)

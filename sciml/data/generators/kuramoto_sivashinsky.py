@@ -36,7 +36,7 @@ from collections.abc import Callable, Sequence
 import numpy as np
 import torch
 
-from sciml.data.generators.burgers import resolve_device, sample_generator
+from sciml.data.generators._common import check_parameters, resolve_device, sample_generator
 from sciml.data.schema import FieldsWriter, Provenance
 from sciml.errors import ConfigError, DataError
 from sciml.numerics.spectral import dealias_mask, etdrk4_coefficients, etdrk4_step, wavenumbers
@@ -259,13 +259,6 @@ def ks_initial_conditions(
     return torch.stack(fields).to(device)
 
 
-def _check_config(name: str, checks: dict[str, tuple[bool, str]], values: dict) -> None:
-    """Raise a one-line ConfigError for the first failed check, naming the parameter."""
-    for key, (ok, fix) in checks.items():
-        if not ok:
-            raise ConfigError(f"{name}: {key}={values[key]!r} {fix}")
-
-
 @GENERATORS.register("kuramoto_sivashinsky1d")
 def kuramoto_sivashinsky1d(
     path,
@@ -361,7 +354,7 @@ def kuramoto_sivashinsky1d(
         ),
         "amplitude": (amplitude > 0, "must be > 0; try amplitude=1.0"),
     }
-    _check_config("kuramoto_sivashinsky1d", checks, values)
+    check_parameters("kuramoto_sivashinsky1d", checks, values)
     torch_device = resolve_device("kuramoto_sivashinsky1d", device)
     t = dt_output * np.arange(n_times, dtype=np.float64)
     x = np.arange(s) * (length / s)

@@ -27,7 +27,7 @@ from collections.abc import Sequence
 import numpy as np
 import torch
 
-from sciml.data.generators.burgers import resolve_device, sample_generator
+from sciml.data.generators._common import check_parameters, resolve_device, sample_generator
 from sciml.data.schema import FieldsWriter, Provenance
 from sciml.errors import ConfigError, DataError
 from sciml.numerics.spectral import dealias_mask, gaussian_random_field, wavenumbers
@@ -362,9 +362,7 @@ def _check_config(v: dict) -> None:
         "max_dt": (v["max_dt"] > 0, f"must be > 0; try max_dt={DEFAULT_MAX_DT}"),
         "dt": (v["dt"] is None or v["dt"] > 0, "must be > 0, or None for the adaptive CFL step"),
     }
-    for key, (ok, fix) in checks.items():
-        if not ok:
-            raise ConfigError(f"navier_stokes2d: {key}={v[key]!r} {fix}")
+    check_parameters("navier_stokes2d", checks, v)
 
 
 @GENERATORS.register("navier_stokes2d")

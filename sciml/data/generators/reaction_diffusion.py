@@ -37,8 +37,8 @@ from collections.abc import Sequence
 import numpy as np
 import torch
 
-from sciml.data.generators.burgers import grf_initial_conditions, resolve_device
-from sciml.data.generators.kuramoto_sivashinsky import METHOD, _check_config, integrate_semilinear_1d
+from sciml.data.generators._common import check_parameters, grf_initial_conditions, resolve_device
+from sciml.data.generators.kuramoto_sivashinsky import METHOD, integrate_semilinear_1d
 from sciml.data.schema import FieldsWriter, Provenance
 from sciml.errors import ConfigError
 from sciml.numerics.spectral import wavenumbers
@@ -315,7 +315,7 @@ def reaction_diffusion1d(
         "amplitude": (0 < amplitude <= 1, "must be in (0, 1]; try amplitude=1.0"),
         "cfl": (0 < cfl <= 1, "must be in (0, 1]; try cfl=0.02"),
     }
-    _check_config("reaction_diffusion1d", checks, values)
+    check_parameters("reaction_diffusion1d", checks, values)
     torch_device = resolve_device("reaction_diffusion1d", device)
     t = np.linspace(0.0, t_final, n_times) if n_times > 1 else np.zeros(1)
     x = np.arange(resolution) * (length / resolution)
