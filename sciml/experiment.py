@@ -44,25 +44,52 @@ def build_datasets(cfg: ExperimentConfig, splits=("train", "val", "test")) -> di
         raise ConfigError(f"data.options rejected ({exc}); see the {cls.__name__} parameters") from None
 
 
-def _normalizers(train: FieldDataset, batch_size: int) -> dict[str, ChannelNormalizer]:
+def _normalizers(train: FieldDataset, batch_size: int, out_channels: int) -> dict[str, ChannelNormalizer]:
+    """Input and output statistics over the training split.
+
+    When one model call predicts fewer channels than a target holds (an autoregressive
+    model predicting one snapshot of a k-snapshot horizon), the target is split into
+    chunks of ``out_channels`` and all chunks share the output statistics.
+    """
     loader = torch.utils.data.DataLoader(train, batch_size=batch_size, shuffle=False)
-    return fit_normalizers(loader, keys=("x", "y"))
+
+    def chunks(batches):
+        for b in batches:
+            y = b["y"]
+            yield {"x": b["x"], "y": y.reshape(-1, out_channels, *y.shape[2:])}
+
+    return fit_normalizers(chunks(loader), keys=("x", "y"))
 
 
-def build_model_for(cfg: ExperimentConfig, train: FieldDataset) -> torch.nn.Module:
+def _model_out_channels(objective: Any, train: FieldDataset) -> int:
+    """Channels of one model call: the target's, unless the objective unrolls the model (rollout)."""
+    hook = getattr(objective, "model_out_channels", None)
+    return int(hook(train)) if hook is not None else train.out_channels
+
+
+def _objective(cfg: ExperimentConfig) -> Any:
+    obj_cfg = dict(cfg.train.objective)
+    return OBJECTIVES.get(obj_cfg.pop("name", "supervised"))(**obj_cfg)
+
+
+def build_model_for(cfg: ExperimentConfig, train: FieldDataset, out_channels: int | None = None) -> torch.nn.Module:
     """Build the configured model with channels taken from the data, wrapped in normalizers."""
+    out_channels = train.out_channels if out_channels is None else out_channels
     kwargs = check_model_fits_data(
-        cfg.model.name, cfg.model.kwargs,
-        in_channels=train.in_channels, out_channels=train.out_channels, spatial_shape=train.spatial_shape,
+        cfg.model.name,
+        cfg.model.kwargs,
+        in_channels=train.in_channels,
+        out_channels=out_channels,
+        spatial_shape=train.spatial_shape,
     )
     cfg.model.kwargs = kwargs
     model = build_model(cfg.model.name, kwargs)
     if cfg.data.normalize:
-        model = Normalized(model, ChannelNormalizer(train.in_channels), ChannelNormalizer(train.out_channels))
+        model = Normalized(model, ChannelNormalizer(train.in_channels), ChannelNormalizer(out_channels))
     return model
 
 
-def _smoke_forward(model: torch.nn.Module, sample: dict[str, torch.Tensor], name: str) -> None:
+def _smoke_forward(model: torch.nn.Module, sample: dict[str, torch.Tensor], name: str, out_channels: int) -> None:
     """One forward pass on one sample, turning opaque shape errors into a one-line message."""
     x = sample["x"][None]
     try:
@@ -73,10 +100,11 @@ def _smoke_forward(model: torch.nn.Module, sample: dict[str, torch.Tensor], name
             f"model '{name}' cannot take input of shape {tuple(x.shape)} ({str(exc).splitlines()[0][:120]}); "
             "match the model's channels and dimensionality to the data"
         ) from None
-    if "y" in sample and tuple(out.shape[1:]) != tuple(sample["y"].shape):
+    expected = (out_channels, *sample["y"].shape[1:]) if "y" in sample else None
+    if expected is not None and tuple(out.shape[1:]) != expected:
         raise ShapeError(
-            f"model '{name}' outputs {tuple(out.shape[1:])} per sample but the target is {tuple(sample['y'].shape)}; "
-            "set out_channels to the target's channels"
+            f"model '{name}' outputs {tuple(out.shape[1:])} per sample but one call must give {expected}; "
+            f"set out_channels={out_channels}"
         )
 
 
@@ -86,15 +114,17 @@ def build_run(cfg: ExperimentConfig) -> tuple[Trainer, dict[str, Any]]:
     data = build_datasets(cfg)
     train = data["train"]
     if not isinstance(train, FieldDataset):
-        raise ConfigError("sciml train builds operator-learning runs on 'fields' data; trajectory learners use their own fit()")
-    model = build_model_for(cfg, train)
+        raise ConfigError(
+            "sciml train builds operator-learning runs on 'fields' data; trajectory learners use their own fit()"
+        )
+    objective = _objective(cfg)
+    out_channels = _model_out_channels(objective, train)
+    model = build_model_for(cfg, train, out_channels)
     if isinstance(model, Normalized):
-        norms = _normalizers(train, cfg.train.eval_batch_size)
+        norms = _normalizers(train, cfg.train.eval_batch_size, out_channels)
         model.input_normalizer.load_state_dict(norms["x"].state_dict())
         model.output_normalizer.load_state_dict(norms["y"].state_dict())
-    _smoke_forward(model, train[0], cfg.model.name)
-    obj_cfg = dict(cfg.train.objective)
-    objective = OBJECTIVES.get(obj_cfg.pop("name", "supervised"))(**obj_cfg)
+    _smoke_forward(model, train[0], cfg.model.name, out_channels)
     callbacks = []
     if cfg.train.early_stopping_patience:
         callbacks.append(EarlyStopping(patience=cfg.train.early_stopping_patience))
@@ -148,7 +178,9 @@ def _plots(trainer: Trainer, test: FieldDataset, history, run_dir: Path) -> None
     batch = next(iter(torch.utils.data.DataLoader(test, batch_size=4)))
     pred = trainer.predict([batch])
     if test.spatial_dims in (1, 2):
-        plot_fields(batch["x"].numpy(), batch["y"].numpy(), pred.numpy(), run_dir / "predictions.png", coords=test.coords)
+        plot_fields(
+            batch["x"].numpy(), batch["y"].numpy(), pred.numpy(), run_dir / "predictions.png", coords=test.coords
+        )
     if history:
         plot_history(history, run_dir / "loss.png")
 
@@ -168,17 +200,19 @@ def evaluate_run(
     cfg.train.device = device
     ds = build_datasets(cfg, splits=(split,))[split]
     split_name = split or "all"
+    objective = _objective(cfg)
+    out_channels = _model_out_channels(objective, ds)
     model = build_model(cfg.model.name, cfg.model.kwargs)
     if cfg.data.normalize:
-        model = Normalized(model, ChannelNormalizer(ds.in_channels), ChannelNormalizer(ds.out_channels))
+        model = Normalized(model, ChannelNormalizer(ds.in_channels), ChannelNormalizer(out_channels))
     try:
         model.load_state_dict(blob["model"])
     except RuntimeError as exc:
         raise ShapeError(f"checkpoint in {run_dir} does not fit its own config ({str(exc).splitlines()[0]})") from None
-    _smoke_forward(model, ds[0], cfg.model.name)
-    obj_cfg = dict(cfg.train.objective)
-    objective = OBJECTIVES.get(obj_cfg.pop("name", "supervised"))(**obj_cfg)
-    trainer = Trainer(model, objective, max_epochs=1, batch_size=cfg.train.eval_batch_size, device=device, progress=False)
+    _smoke_forward(model, ds[0], cfg.model.name, out_channels)
+    trainer = Trainer(
+        model, objective, max_epochs=1, batch_size=cfg.train.eval_batch_size, device=device, progress=False
+    )
     metrics = trainer.evaluate(ds, metrics=list(cfg.train.metrics) + ["fourier_bands"], prefix=f"{split_name}_")
     out = Path(run_dir) if Path(run_dir).is_dir() else Path(run_dir).parent
     write_json(out / f"eval_{split_name}_metrics.json", {"data": cfg.data.path, **metrics})

@@ -1,18 +1,36 @@
-"""Neural operators: FNO and TFNO presets on neuraloperator, the Latent Spectral Model (MG-TFNO joins next)."""
+"""Neural operators: FNO, TFNO and MG-TFNO on neuraloperator, the Latent Spectral Model, autoregressive rollout."""
 
 from sciml.operators._common import dense_parameter_count, parameter_count, to_precision
 from sciml.operators._fno import fno
 from sciml.operators._tfno import tfno
+from sciml.operators.evaluation import (
+    evaluate_operator,
+    plot_prediction_fields,
+    plot_rollout_error,
+    super_resolution_error,
+)
 from sciml.operators.lsm import LatentSpectralModel, NeuralSpectralBlock, lsm, lsm_padded_shape
+from sciml.operators.multigrid import MultigridPatchedOperator, mgtfno, multigrid_valid_size
+from sciml.operators.rollout import Rollout, rollout, rollout_error_curve
 
 __all__ = [
     "LatentSpectralModel",
+    "MultigridPatchedOperator",
     "NeuralSpectralBlock",
+    "Rollout",
     "dense_parameter_count",
+    "evaluate_operator",
     "fno",
     "lsm",
     "lsm_padded_shape",
+    "mgtfno",
+    "multigrid_valid_size",
     "parameter_count",
+    "plot_prediction_fields",
+    "plot_rollout_error",
+    "rollout",
+    "rollout_error_curve",
+    "super_resolution_error",
     "tfno",
     "to_precision",
 ]

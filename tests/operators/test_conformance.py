@@ -34,9 +34,15 @@ SMALL_CONFIGS = {
         2: dict(n_modes=(4, 4), hidden_channels=8, n_layers=2),
     },
     "lsm": {1: dict(n_dim=1, **_LSM_SMALL), 2: dict(n_dim=2, **_LSM_SMALL)},
+    "mgtfno": {
+        1: dict(levels=1, n_modes=(4,), hidden_channels=8, n_layers=2),
+        2: dict(levels=1, n_modes=(4, 4), hidden_channels=8, n_layers=2),
+    },
 }
 # two resolutions per dimensionality; the second is no multiple of the LSM's patch * 2**depth = 8
 RESOLUTIONS = {1: [(32,), (50,)], 2: [(16, 16), (21, 18)]}
+# multigrid patching needs sizes its windows split (multiples of 4**levels always do)
+RESOLUTIONS_FOR = {"mgtfno": {1: [(32,), (48,)], 2: [(16, 16), (32, 24)]}}
 
 
 def _is_operator(name: str) -> bool:
@@ -61,10 +67,10 @@ def build(name: str, n_dim: int, seed: int = 0) -> torch.nn.Module:
 
 
 def batch(
-    n_dim: int, resolution: int = 0, seed: int = 0, dtype: torch.dtype = torch.float32
+    n_dim: int, resolution: int = 0, seed: int = 0, dtype: torch.dtype = torch.float32, name: str = ""
 ) -> dict[str, torch.Tensor]:
     g = torch.Generator().manual_seed(seed)
-    shape = RESOLUTIONS[n_dim][resolution]
+    shape = RESOLUTIONS_FOR.get(name, RESOLUTIONS)[n_dim][resolution]
     x = torch.randn(BATCH, IN_CHANNELS, *shape, generator=g, dtype=dtype)
     y = torch.randn(BATCH, OUT_CHANNELS, *shape, generator=g, dtype=dtype)
     return {"x": x, "y": y}
@@ -78,7 +84,7 @@ def test_suite_covers_the_known_operators():
 @pytest.mark.parametrize(("name", "n_dim"), CASES)
 def test_supervised_step_gives_finite_gradients_for_every_parameter(name, n_dim):
     model = build(name, n_dim).train()
-    out = Supervised()(model, batch(n_dim))
+    out = Supervised()(model, batch(n_dim, name=name))
     assert out["loss"].ndim == 0 and torch.isfinite(out["loss"])
     out["loss"].backward()
     missing = [n for n, p in model.named_parameters() if p.grad is None]
@@ -92,7 +98,7 @@ def test_supervised_step_gives_finite_gradients_for_every_parameter(name, n_dim)
 def test_output_shape_equals_target_shape_at_two_resolutions(name, n_dim):
     model = build(name, n_dim).eval()
     for resolution in range(2):
-        b = batch(n_dim, resolution)
+        b = batch(n_dim, resolution, name=name)
         with torch.no_grad():
             pred = model(b["x"])
             loss = Supervised()(model, b)["loss"]
@@ -105,10 +111,10 @@ def test_checkpoint_round_trip_gives_bitwise_identical_outputs(name, n_dim, tmp_
     model = build(name, n_dim, seed=0).train()
     optimizer = torch.optim.Adam(model.parameters(), lr=1e-2)
     # one step, so that weights and running statistics (batch norm) differ from a fresh build
-    Supervised()(model, batch(n_dim))["loss"].backward()
+    Supervised()(model, batch(n_dim, name=name))["loss"].backward()
     optimizer.step()
     model.eval()
-    x = batch(n_dim, seed=1)["x"]
+    x = batch(n_dim, seed=1, name=name)["x"]
     with torch.no_grad():
         expected = model(x)
     torch.save(model_state_dict(model), tmp_path / "model.pt")
@@ -124,7 +130,7 @@ def test_checkpoint_round_trip_gives_bitwise_identical_outputs(name, n_dim, tmp_
 @pytest.mark.parametrize(("name", "n_dim"), CASES)
 def test_float64_move(name, n_dim):
     model = build(name, n_dim).eval()
-    b = batch(n_dim)
+    b = batch(n_dim, name=name)
     with torch.no_grad():
         single = model(b["x"])
         to_precision(model, torch.float64)
@@ -139,7 +145,7 @@ def test_float64_move(name, n_dim):
 @pytest.mark.parametrize(("name", "n_dim"), CASES)
 def test_wrong_channels_or_dimensionality_raise_one_line_shape_error(name, n_dim):
     model = build(name, n_dim).eval()
-    shape = RESOLUTIONS[n_dim][0]
+    shape = RESOLUTIONS_FOR.get(name, RESOLUTIONS)[n_dim][0]
     wrong_channels = torch.randn(1, IN_CHANNELS + 3, *shape)
     wrong_dims = torch.randn(1, IN_CHANNELS, *shape, 8)
     with pytest.raises(ShapeError) as info:
