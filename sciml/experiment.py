@@ -67,6 +67,26 @@ def _model_out_channels(objective: Any, train: FieldDataset) -> int:
     return int(hook(train)) if hook is not None else train.out_channels
 
 
+def build_trajectory_model(cfg: ExperimentConfig, train: TrajectoryDataset) -> torch.nn.Module:
+    """A dynamics model (neural ODE, ...) whose state dimension ``dim`` is taken from the data."""
+    import inspect
+
+    from sciml.registry import MODELS
+
+    kwargs = dict(cfg.model.kwargs)
+    params = inspect.signature(MODELS.get(cfg.model.name)).parameters
+    if "dim" in params:
+        given = kwargs.get("dim")
+        if given not in (None, "auto") and int(given) != train.dim:
+            raise ShapeError(
+                f"model '{cfg.model.name}' has dim={given} but the trajectories have {train.dim} components; "
+                f"set model.kwargs.dim={train.dim} or remove it to infer it from the data"
+            )
+        kwargs["dim"] = train.dim
+    cfg.model.kwargs = kwargs
+    return build_model(cfg.model.name, kwargs)
+
+
 def _objective(cfg: ExperimentConfig) -> Any:
     obj_cfg = dict(cfg.train.objective)
     return OBJECTIVES.get(obj_cfg.pop("name", "supervised"))(**obj_cfg)
@@ -113,18 +133,17 @@ def build_run(cfg: ExperimentConfig) -> tuple[Trainer, dict[str, Any]]:
     seed_everything(cfg.train.seed)
     data = build_datasets(cfg)
     train = data["train"]
-    if not isinstance(train, FieldDataset):
-        raise ConfigError(
-            "sciml train builds operator-learning runs on 'fields' data; trajectory learners use their own fit()"
-        )
     objective = _objective(cfg)
-    out_channels = _model_out_channels(objective, train)
-    model = build_model_for(cfg, train, out_channels)
-    if isinstance(model, Normalized):
-        norms = _normalizers(train, cfg.train.eval_batch_size, out_channels)
-        model.input_normalizer.load_state_dict(norms["x"].state_dict())
-        model.output_normalizer.load_state_dict(norms["y"].state_dict())
-    _smoke_forward(model, train[0], cfg.model.name, out_channels)
+    if isinstance(train, TrajectoryDataset):
+        model = build_trajectory_model(cfg, train)
+    else:
+        out_channels = _model_out_channels(objective, train)
+        model = build_model_for(cfg, train, out_channels)
+        if isinstance(model, Normalized):
+            norms = _normalizers(train, cfg.train.eval_batch_size, out_channels)
+            model.input_normalizer.load_state_dict(norms["x"].state_dict())
+            model.output_normalizer.load_state_dict(norms["y"].state_dict())
+        _smoke_forward(model, train[0], cfg.model.name, out_channels)
     callbacks = []
     if cfg.train.early_stopping_patience:
         callbacks.append(EarlyStopping(patience=cfg.train.early_stopping_patience))
@@ -172,17 +191,19 @@ def train_experiment(cfg: ExperimentConfig, *, resume: bool = False, plots: bool
     return {"test": test, "history": history, "trainer": trainer}
 
 
-def _plots(trainer: Trainer, test: FieldDataset, history, run_dir: Path) -> None:
+def _plots(trainer: Trainer, test: FieldDataset | TrajectoryDataset, history, run_dir: Path) -> None:
     from sciml.plotting import plot_fields, plot_history
 
+    if history:
+        plot_history(history, run_dir / "loss.png")
+    if not isinstance(test, FieldDataset):
+        return
     batch = next(iter(torch.utils.data.DataLoader(test, batch_size=4)))
     pred = trainer.predict([batch])
     if test.spatial_dims in (1, 2):
         plot_fields(
             batch["x"].numpy(), batch["y"].numpy(), pred.numpy(), run_dir / "predictions.png", coords=test.coords
         )
-    if history:
-        plot_history(history, run_dir / "loss.png")
 
 
 def evaluate_run(
@@ -201,15 +222,17 @@ def evaluate_run(
     ds = build_datasets(cfg, splits=(split,))[split]
     split_name = split or "all"
     objective = _objective(cfg)
-    out_channels = _model_out_channels(objective, ds)
+    trajectories = isinstance(ds, TrajectoryDataset)
+    out_channels = 0 if trajectories else _model_out_channels(objective, ds)
     model = build_model(cfg.model.name, cfg.model.kwargs)
-    if cfg.data.normalize:
+    if cfg.data.normalize and not trajectories:
         model = Normalized(model, ChannelNormalizer(ds.in_channels), ChannelNormalizer(out_channels))
     try:
         model.load_state_dict(blob["model"])
     except RuntimeError as exc:
         raise ShapeError(f"checkpoint in {run_dir} does not fit its own config ({str(exc).splitlines()[0]})") from None
-    _smoke_forward(model, ds[0], cfg.model.name, out_channels)
+    if not trajectories:
+        _smoke_forward(model, ds[0], cfg.model.name, out_channels)
     trainer = Trainer(
         model, objective, max_epochs=1, batch_size=cfg.train.eval_batch_size, device=device, progress=False
     )
