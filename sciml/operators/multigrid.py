@@ -148,6 +148,7 @@ class MultigridPatchedOperator(nn.Module):
         levels: int = 1,
         padding_fraction: float = 0.0,
         max_patches_per_forward: int | None = None,
+        global_coordinates: bool = False,
     ):
         super().__init__()
         if n_dim not in (1, 2):
@@ -162,6 +163,10 @@ class MultigridPatchedOperator(nn.Module):
         self.in_channels, self.n_dim, self.levels = int(in_channels), int(n_dim), int(levels)
         self.padding_fraction = float(padding_fraction)
         self.max_patches_per_forward = None if max_patches_per_forward is None else int(max_patches_per_forward)
+        # append the coordinates of the whole domain before patching: a patch then knows where
+        # it lies (a per-patch 0..1 grid inside the operator repeats features in every patch)
+        self.global_coordinates = bool(global_coordinates)
+        self._patchers: dict[float, nn.Module] = {}
 
     @property
     def patches_per_sample(self) -> int:
@@ -194,11 +199,18 @@ class MultigridPatchedOperator(nn.Module):
             return x
         if self.n_dim == 1:
             return _patch_axis_1d(x, self.levels, self._paddings(x.shape[2:])[0])
-        from neuralop.training.patching import MultigridPatching2D
+        return self._patcher(self.padding_fraction)._make_mg_patches(x)
 
-        with contextlib.redirect_stdout(io.StringIO()):  # it prints its settings
-            patcher = MultigridPatching2D(nn.Identity(), levels=self.levels, padding_fraction=self.padding_fraction)
-        return patcher._make_mg_patches(x)
+    def _patcher(self, padding_fraction: float) -> nn.Module:
+        """neuraloperator's 2-D patcher, built once per padding (its constructor prints its settings)."""
+        if padding_fraction not in self._patchers:
+            from neuralop.training.patching import MultigridPatching2D
+
+            with contextlib.redirect_stdout(io.StringIO()):
+                self._patchers[padding_fraction] = MultigridPatching2D(
+                    nn.Identity(), levels=self.levels, padding_fraction=padding_fraction
+                )
+        return self._patchers[padding_fraction]
 
     def stitch(self, patches: torch.Tensor, spatial_shape: Sequence[int]) -> torch.Tensor:
         """Crop the padding of patch outputs ``[B * n, Cout, *P]`` and put them back together: ``[B, Cout, *S]``."""
@@ -212,11 +224,7 @@ class MultigridPatchedOperator(nn.Module):
         c = patches.shape[1]
         if self.n_dim == 1:
             return patches.reshape(b, n, c, -1).permute(0, 2, 1, 3).reshape(b, c, -1)
-        from neuralop.training.patching import MultigridPatching2D
-
-        with contextlib.redirect_stdout(io.StringIO()):
-            patcher = MultigridPatching2D(nn.Identity(), levels=self.levels)
-        return patcher._stitch(patches.contiguous())
+        return self._patcher(0.0)._stitch(patches.contiguous())
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         check_field_input(
@@ -226,6 +234,10 @@ class MultigridPatchedOperator(nn.Module):
             n_dim=self.n_dim,
             dim_fix=f"build the model with n_modes of length {x.ndim - 2 if x.ndim in (3, 4) else self.n_dim}",
         )
+        if self.global_coordinates:
+            axes = [torch.linspace(0.0, 1.0, n, device=x.device, dtype=x.dtype) for n in x.shape[2:]]
+            grid = torch.stack(torch.meshgrid(*axes, indexing="ij"))
+            x = torch.cat([x, grid.expand(x.shape[0], *grid.shape)], dim=1)
         patches = self.patch(x)
         chunk = self.max_patches_per_forward
         if chunk is None or patches.shape[0] <= chunk:
@@ -248,6 +260,7 @@ def mgtfno(
     factorization: str = "tucker",
     rank: float = 0.1,
     max_patches_per_forward: int | None = None,
+    global_coordinates: bool = True,
     **kwargs: Any,
 ) -> MultigridPatchedOperator:
     """Multigrid tensorized FNO (Kossaifi et al., TMLR 2024): a TFNO on multigrid patches (1D or 2D).
@@ -272,6 +285,9 @@ def mgtfno(
         As for :func:`~sciml.operators.tfno`.
     max_patches_per_forward : int, optional
         Bound on patches per call of the TFNO (peak inference memory).
+    global_coordinates : bool
+        Append the whole domain's coordinates as input channels before patching, and turn
+        off the TFNO's own (per-patch) positional grid, so a patch knows where it lies.
 
     Returns
     -------
@@ -284,8 +300,11 @@ def mgtfno(
         raise ConfigError(f"mgtfno supports 1-D and 2-D fields, got n_modes={list(n_modes)}; use fno/tfno in 3-D")
     if int(levels) < 0:
         raise ConfigError(f"mgtfno levels must be >= 0, got {levels}")
+    n_dim = len(n_modes)
+    if global_coordinates:
+        kwargs = {"positional_embedding": None, **kwargs}
     inner = tfno(
-        in_channels=int(in_channels) * (int(levels) + 1),
+        in_channels=(int(in_channels) + (n_dim if global_coordinates else 0)) * (int(levels) + 1),
         out_channels=out_channels,
         n_modes=n_modes,
         hidden_channels=hidden_channels,
@@ -301,6 +320,7 @@ def mgtfno(
         levels=int(levels),
         padding_fraction=padding_fraction,
         max_patches_per_forward=max_patches_per_forward,
+        global_coordinates=global_coordinates,
     )
     model.sciml_spec = {
         **inner.sciml_spec,

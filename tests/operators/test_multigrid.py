@@ -118,7 +118,7 @@ def test_mgtfno_conformance_forward_backward_and_checkpoint(n_dim, tmp_path):
     shape = (32,) * n_dim
     torch.manual_seed(0)
     model = mgtfno(in_channels=2, out_channels=3, levels=1, **SMALL[n_dim]).train()
-    assert model.operator.sciml_spec["in_channels"] == 2 * 2
+    assert model.operator.sciml_spec["in_channels"] == (2 + n_dim) * 2  # fields and global coordinates, 2 levels
     assert model.sciml_spec["levels"] == 1 and model.sciml_spec["compression_ratio"] > 1
     x, y = torch.randn(3, 2, *shape), torch.randn(3, 3, *shape)
     out = Supervised()(model, {"x": x, "y": y})
