@@ -62,9 +62,11 @@ def _insert_time(times: torch.Tensor, t_new: float) -> tuple[torch.Tensor, int, 
     """Insert ``t_new`` into monotone ``times``; returns (merged, its index, whether it was added)."""
     direction = 1.0 if float(times[-1]) >= float(times[0]) else -1.0
     values = (direction * times.detach()).tolist()
-    key = direction * t_new
+    key = direction * float(torch.tensor(t_new, dtype=times.dtype))  # compare at the times' precision
+    # a time within a few ulps of an existing one is that time: inserting it would break strict monotonicity
+    tol = 4 * torch.finfo(times.dtype).eps * max(1.0, abs(key))
     for i, value in enumerate(values):
-        if value == key:
+        if abs(value - key) <= tol:
             return times, i, False
         if value > key:
             index = i

@@ -255,3 +255,14 @@ def test_local_regularizer_matches_finite_differences(backend):
     numeric = (values[0] - values[1]) / (2 * eps)
     assert abs(analytic) > 1e-4
     assert analytic == pytest.approx(numeric, rel=1e-5)
+
+
+def test_inserting_a_time_that_rounds_onto_an_existing_float32_time_keeps_times_strictly_increasing():
+    from sciml.nde._regularizers import _insert_time
+
+    times = torch.linspace(0, 2, 21, dtype=torch.float32)
+    for k in range(41):
+        merged, index, added = _insert_time(times, 0.05 * k)
+        assert bool((merged[1:] > merged[:-1]).all()), k
+        assert abs(float(merged[index]) - 0.05 * k) < 1e-6
+        assert added == (k % 2 == 1)

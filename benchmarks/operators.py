@@ -1,0 +1,623 @@
+"""Neural operators side by side: FNO, TFNO, MG-TFNO, LSM and the neuraloperator-trained FNO.
+
+Cases (data from sciml's generators, cached under ``--data-dir`` and reused when present):
+
+``darcy``    Darcy 2D, coefficient ``a`` -> pressure ``u`` (full: the ``darcy64`` recipe,
+             1000 train / 200 test at 64x64);
+``ns``       Navier-Stokes 2D vorticity, nu = 1e-3, 64x64 (full: the ``navier_stokes_nu1e-3``
+             recipe, 1000 / 200 samples). One-step models map ``history`` snapshots to the
+             next one; they are trained on every (window -> next snapshot) pair of the
+             training trajectories (teacher forcing) and evaluated by an autoregressive
+             rollout of ``horizon`` steps from the last window (full: 10 steps from 10);
+``burgers``  Burgers 1D, ``u(t=0)`` -> ``u(t=1)`` (full: the ``burgers1d`` recipe, 800 / 200).
+
+Methods: ``fno``, ``tfno`` (Tucker, rank 0.1), ``mgtfno`` (2D cases only; levels 1), ``lsm``,
+all trained with :class:`sciml.training.Trainer`, and ``neuralop_fno``: the same FNO (a
+deep copy of the same initial weights) trained by ``neuralop.training.Trainer`` with the
+same optimizer (Adam), cosine schedule, epochs, batch order and relative-L2 loss.
+
+Every model sees raw fields: a wrapper without parameters standardizes the input and
+un-standardizes the output with scalar statistics of the training split (for the rollout
+the same statistics in and out, so predictions can be fed back).
+
+Measured per (case, method): test relative L2 (NS: mean over rollout steps, and the curve);
+parameters (real degrees of freedom, :func:`sciml.operators.parameter_count`); seconds per
+epoch (median over epochs, the first epoch dropped as warm-up); inference milliseconds per
+test sample (NS: the whole rollout; best of 3 passes); memory of one training step: bytes
+of the activations saved for backward (``torch.autograd.graph.saved_tensors_hooks``,
+unique storages, parameters excluded; device independent and deterministic), per sample
+and, for MG-TFNO, per patch; on CUDA also ``torch.cuda.max_memory_allocated`` over the step.
+
+Usage::
+
+    python benchmarks/operators.py --preset quick              # minutes on one CPU thread
+    python benchmarks/operators.py --preset full --device cuda # the issue's sizes
+    python benchmarks/operators.py --cases darcy --models fno,lsm
+
+Writes ``benchmarks/results/operators.json``, ``operators_errors.png``,
+``operators_ns_rollout.png`` and ``operators_darcy_fields_<method>.png``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import copy
+import datetime as _dt
+import statistics
+import sys
+import time
+import warnings
+from pathlib import Path
+from typing import Any
+
+import h5py
+import numpy as np
+import torch
+from torch import nn
+from torch.utils.data import DataLoader, Dataset
+
+from sciml.data.generators import generate
+from sciml.data.recipes import load_recipe
+from sciml.io import atomic_path, environment, write_json
+from sciml.models import build_model
+from sciml.operators import parameter_count, plot_prediction_fields, plot_rollout_error, rollout_error_curve
+from sciml.training import Callback, Trainer
+from sciml.training.distributed import EpochSampler
+from sciml.training.metrics import relative_l2
+from sciml.training.trainer import seed_everything
+
+ROOT = Path(__file__).resolve().parents[1]
+RESULTS = Path(__file__).resolve().parent / "results"
+NAME = "operators"
+CASES = ("darcy", "ns", "burgers")
+METHODS = ("fno", "neuralop_fno", "tfno", "mgtfno", "lsm")
+SEED = 0
+LR = 1e-3
+MB = 2.0**20
+
+PRESETS: dict[str, dict[str, dict[str, Any]]] = {
+    # about 5 minutes on one CPU thread (data generation, about 15 s, included once)
+    "quick": {
+        "darcy": {
+            "generator": "darcy2d",
+            "params": {"n": 240, "resolution": 32, "coefficient": "threshold", "seed": 0},
+            "n_train": 200,
+            "n_test": 40,
+            "epochs": 10,
+            "batch_size": 16,
+        },
+        "ns": {
+            "generator": "navier_stokes2d",
+            # 32x32 output of a 64x64 solve (the quick preset only), 8 snapshots after t = 0
+            "params": {
+                "n": 24,
+                "resolution": 32,
+                "internal_resolution": 64,
+                "nu": 1e-3,
+                "t_final": 8.0,
+                "n_times": 8,
+                "forcing": "fno",
+                "seed": 0,
+            },
+            "n_train": 16,
+            "n_test": 8,
+            "history": 4,
+            "horizon": 4,
+            "epochs": 10,
+            "batch_size": 16,
+        },
+        "burgers": {
+            "generator": "burgers1d",
+            "params": {"n": 200, "resolution": 128, "nu": 0.01, "t_final": 1.0, "n_times": 11, "seed": 0},
+            "n_train": 160,
+            "n_test": 40,
+            "epochs": 15,
+            "batch_size": 16,
+        },
+    },
+    # the issue's sizes: hours on a CPU, run it on a GPU
+    "full": {
+        "darcy": {"recipe": "darcy64", "n_train": 1000, "n_test": 200, "epochs": 100, "batch_size": 20},
+        "ns": {
+            "recipe": "navier_stokes_nu1e-3",
+            "n_train": 1000,
+            "n_test": 200,
+            "history": 10,
+            "horizon": 10,
+            "epochs": 50,
+            "batch_size": 20,
+        },
+        "burgers": {"recipe": "burgers1d", "n_train": 800, "n_test": 200, "epochs": 100, "batch_size": 20},
+    },
+}
+
+
+# ----------------------------------------------------------------------------- models
+def model_kwargs(method: str, n_dim: int, in_channels: int, out_channels: int, size: int) -> dict[str, Any]:
+    """Hyperparameters of each method: one setting for all presets (FNO and LSM near the same budget in 2D)."""
+    base = {"in_channels": in_channels, "out_channels": out_channels}
+    modes, hidden = ([12, 12], 32) if n_dim == 2 else ([16], 64)
+    fno = {**base, "n_modes": modes, "hidden_channels": hidden, "n_layers": 4}
+    if method in ("fno", "neuralop_fno"):
+        return fno
+    if method == "tfno":
+        return {**fno, "factorization": "tucker", "rank": 0.1}
+    if method == "mgtfno":
+        padding_fraction = 0.0625
+        padded_patch = size // 2 + 2 * int(round(size * padding_fraction))
+        patch_modes = [min(m, padded_patch // 2) for m in modes]
+        return {**fno, "n_modes": patch_modes, "rank": 0.1, "levels": 1, "padding_fraction": padding_fraction}
+    if method == "lsm":
+        width = 24 if n_dim == 2 else 32
+        return {
+            **base,
+            "n_dim": n_dim,
+            "width": width,
+            "num_basis": 12,
+            "num_token": 4,
+            "patch_size": 4,
+            "depth": 3,
+            "num_heads": 8,
+            "projection_channels": 128,
+        }
+    raise ValueError(method)
+
+
+class Standardized(nn.Module):
+    """``model((x - x_mean) / x_std) * y_std + y_mean`` with scalar statistics; extra keywords are ignored.
+
+    Ignoring keywords lets neuraloperator's Trainer call ``model(**batch)`` (it passes ``y``).
+    """
+
+    def __init__(self, model: nn.Module, x_mean: float, x_std: float, y_mean: float, y_std: float):
+        super().__init__()
+        self.model = model
+        for name, value in (("x_mean", x_mean), ("x_std", x_std), ("y_mean", y_mean), ("y_std", y_std)):
+            self.register_buffer(name, torch.tensor(float(value)))
+
+    def forward(self, x: torch.Tensor, **_: Any) -> torch.Tensor:
+        return self.model((x - self.x_mean) / self.x_std) * self.y_std + self.y_mean
+
+
+# ----------------------------------------------------------------------------- data
+class InMemoryFields(Dataset):
+    """Dict items ``{"x": x[i], "y": y[i]}`` (and ``"t"`` for rollout windows)."""
+
+    def __init__(self, x: torch.Tensor, y: torch.Tensor, t: torch.Tensor | None = None):
+        self.x, self.y, self.t = x, y, t
+        self.channels = 1
+
+    def __len__(self) -> int:
+        return self.x.shape[0]
+
+    def __getitem__(self, i: int) -> dict[str, torch.Tensor]:
+        item = {"x": self.x[i], "y": self.y[i]}
+        if self.t is not None:
+            item["t"] = self.t
+        return item
+
+
+def case_file(case: str, cfg: dict[str, Any], data_dir: Path) -> tuple[Path, dict[str, Any]]:
+    """The cached data file of a case (generated when absent) and its generator parameters."""
+    if "recipe" in cfg:
+        recipe = load_recipe(cfg["recipe"])
+        generator, params = recipe.generator, recipe.arguments()
+    else:
+        generator, params = cfg["generator"], dict(cfg["params"])
+    tag = "_".join(f"{k}{v}" for k, v in sorted(params.items()))
+    path = data_dir / f"{generator}_{tag}.h5"
+    if not path.exists():
+        data_dir.mkdir(parents=True, exist_ok=True)
+        print(f"  generating {path} ({generator}, {params})", flush=True)
+        start = time.perf_counter()
+        tmp = path.with_suffix(".partial.h5")
+        generate(generator, tmp, **params)
+        tmp.replace(path)
+        print(f"  generated in {time.perf_counter() - start:.1f} s", flush=True)
+    return path, {"generator": generator, **params}
+
+
+def load_case(case: str, cfg: dict[str, Any], data_dir: Path) -> dict[str, Any]:
+    """Train / test datasets and scalar statistics of a case; the first ``n_train`` samples train."""
+    path, gen = case_file(case, cfg, data_dir)
+    with h5py.File(path, "r") as f:
+        a = torch.from_numpy(np.asarray(f["a"][()], np.float32))
+        u = torch.from_numpy(np.asarray(f["u"][()], np.float32))
+        times = torch.from_numpy(np.asarray(f["t"][()], np.float32))
+    n_train, n_test = cfg["n_train"], cfg["n_test"]
+    if n_train + n_test > u.shape[0]:
+        raise SystemExit(f"{path} has {u.shape[0]} samples, fewer than {n_train} + {n_test}; delete it to regenerate")
+    out: dict[str, Any] = {"file": str(path), "generator": gen, "n_train": n_train, "n_test": n_test}
+    if case == "ns":
+        h, k = cfg["history"], cfg["horizon"]
+        w = u[:, :, 0]  # [N, T, S, S]
+        n_t = w.shape[1]
+        if h + k > n_t:
+            raise SystemExit(f"history {h} + horizon {k} exceed the {n_t} snapshots of {path}")
+        tr = w[:n_train]
+        # every (h snapshots -> next one) pair of the training trajectories: teacher forcing
+        xs = torch.cat([tr[:, s : s + h] for s in range(n_t - h)], dim=0)
+        ys = torch.cat([tr[:, s + h : s + h + 1] for s in range(n_t - h)], dim=0)
+        te = w[n_train : n_train + n_test]
+        start = n_t - h - k  # the last window: t_1..t_10 -> t_11..t_20 in the full preset
+        out["train"] = InMemoryFields(xs, ys)
+        out["test"] = InMemoryFields(te[:, start : start + h], te[:, start + h :], times[start:])
+        mean, std = float(tr.mean()), float(tr.std())
+        out["stats"] = (mean, std, mean, std)
+        out["windows"] = {"history": h, "horizon": k, "test_start": start, "train_pairs": xs.shape[0]}
+    else:
+        y = u[:, -1]  # the last time: Darcy's only one, Burgers' t = 1
+        out["train"] = InMemoryFields(a[:n_train], y[:n_train])
+        out["test"] = InMemoryFields(a[n_train : n_train + n_test], y[n_train : n_train + n_test])
+        out["stats"] = (float(a[:n_train].mean()), float(a[:n_train].std()), float(y[:n_train].mean()),
+                        float(y[:n_train].std()))
+    out["n_dim"] = u.ndim - 3
+    out["size"] = int(u.shape[-1])
+    return out
+
+
+# ----------------------------------------------------------------------------- training
+class EpochClock:
+    """Wall-clock stamps at epoch ends; ``durations()`` drops the warm-up epoch."""
+
+    def __init__(self, device: torch.device):
+        self.device = device
+        self.stamps: list[float] = []
+
+    def stamp(self) -> None:
+        if self.device.type == "cuda":
+            torch.cuda.synchronize(self.device)
+        self.stamps.append(time.perf_counter())
+
+    def durations(self) -> list[float]:
+        diffs = [b - a for a, b in zip(self.stamps[:-1], self.stamps[1:])]
+        return diffs[1:] if len(diffs) > 1 else diffs
+
+
+class _ClockCallback(Callback):
+    def __init__(self, clock: EpochClock):
+        self.clock = clock
+
+    def on_epoch_end(self, trainer, epoch, logs) -> None:
+        self.clock.stamp()
+
+
+def loss_fn(out: torch.Tensor, y: torch.Tensor, **_: Any) -> torch.Tensor:
+    """Mean over the batch of per-sample relative L2 (sciml's ``Supervised`` default)."""
+    return relative_l2(out, y).mean()
+
+
+def train_sciml(model: nn.Module, data: Dataset, cfg: dict[str, Any], device: torch.device) -> list[float]:
+    clock = EpochClock(device)
+    trainer = Trainer(
+        model,
+        optimizer="adam",
+        lr=LR,
+        scheduler="cosine",
+        max_epochs=cfg["epochs"],
+        batch_size=cfg["batch_size"],
+        device=device,
+        seed=SEED,
+        progress=False,
+        callbacks=[_ClockCallback(clock)],
+    )
+    clock.stamp()
+    trainer.fit(data)
+    return clock.durations()
+
+
+def train_neuralop(model: nn.Module, data: Dataset, cfg: dict[str, Any], device: torch.device) -> list[float]:
+    """neuraloperator's Trainer with sciml's optimizer, schedule and batch order (its own sampler)."""
+    from neuralop.training import Trainer as NeuralopTrainer
+
+    clock = EpochClock(device)
+    sampler = EpochSampler(len(data), seed=SEED, shuffle=True)
+    loader = DataLoader(data, batch_size=cfg["batch_size"], sampler=sampler, pin_memory=device.type == "cuda")
+    model = model.to(device)
+    optimizer = torch.optim.Adam(model.parameters(), lr=LR)
+    scheduler = torch.optim.lr_scheduler.CosineAnnealingLR(optimizer, T_max=cfg["epochs"])
+    trainer = NeuralopTrainer(
+        model=model, n_epochs=cfg["epochs"], device=device, verbose=False, eval_interval=cfg["epochs"] + 1
+    )
+    train_one_epoch = trainer.train_one_epoch
+
+    def timed_epoch(epoch, *args, **kwargs):
+        sampler.set_epoch(epoch)  # the permutation sciml's Trainer uses at this epoch
+        out = train_one_epoch(epoch, *args, **kwargs)
+        clock.stamp()
+        return out
+
+    trainer.train_one_epoch = timed_epoch
+    clock.stamp()
+    with warnings.catch_warnings():
+        warnings.filterwarnings("ignore", message=r".*expects losses to sum across the batch.*")
+        trainer.train(loader, {}, optimizer, scheduler, training_loss=loss_fn)
+    return clock.durations()
+
+
+# ----------------------------------------------------------------------------- measurements
+@torch.no_grad()
+def test_error(model: nn.Module, test: InMemoryFields, case: str, device: torch.device, batch_size: int) -> dict:
+    model.eval()
+    if case == "ns":
+        curve = rollout_error_curve(model, test, channels=1, batch_size=batch_size, device=device)
+        return {"relative_l2": float(curve.mean()), "rollout_curve": [float(v) for v in curve]}
+    total, count = 0.0, 0
+    for batch in DataLoader(test, batch_size=batch_size):
+        x, y = batch["x"].to(device), batch["y"].to(device)
+        total += float(relative_l2(model(x), y).double().sum())
+        count += x.shape[0]
+    return {"relative_l2": total / count}
+
+
+@torch.no_grad()
+def inference_ms(model: nn.Module, test: InMemoryFields, case: str, device: torch.device, batch_size: int) -> float:
+    """Milliseconds per test sample (NS: the whole rollout), best of 3 passes over the test set."""
+    from sciml.operators import rollout
+
+    model.eval()
+    best = float("inf")
+    for _ in range(3):
+        if device.type == "cuda":
+            torch.cuda.synchronize(device)
+        start = time.perf_counter()
+        for batch in DataLoader(test, batch_size=batch_size):
+            x = batch["x"].to(device)
+            if case == "ns":
+                rollout(model, x, batch["y"].shape[1], channels=1)
+            else:
+                model(x)
+        if device.type == "cuda":
+            torch.cuda.synchronize(device)
+        best = min(best, time.perf_counter() - start)
+    return 1000.0 * best / len(test)
+
+
+def step_memory(model: nn.Module, data: Dataset, batch_size: int, device: torch.device) -> dict[str, float]:
+    """Memory of one training step (forward, loss, backward) on the first ``batch_size`` training samples.
+
+    ``saved_bytes``: bytes of the unique storages saved for backward, parameters and
+    buffers excluded. On CUDA also ``cuda_peak_bytes``: ``max_memory_allocated`` during the
+    step above what was allocated before it.
+    """
+    model = copy.deepcopy(model).to(device).train()
+    batch = next(iter(DataLoader(data, batch_size=batch_size)))
+    x, y = batch["x"].to(device), batch["y"].to(device)
+    own = {t.untyped_storage().data_ptr() for t in [*model.parameters(), *model.buffers()]}
+    saved: dict[int, int] = {}
+
+    def pack(t: torch.Tensor) -> torch.Tensor:
+        storage = t.untyped_storage()
+        if storage.data_ptr() not in own:
+            saved[storage.data_ptr()] = storage.nbytes()
+        return t
+
+    out: dict[str, float] = {"batch": x.shape[0]}
+    with torch.autograd.graph.saved_tensors_hooks(pack, lambda t: t):
+        loss = loss_fn(model(x), y)
+    loss.backward()
+    out["saved_bytes"] = float(sum(saved.values()))
+    if device.type == "cuda":
+        model.zero_grad(set_to_none=True)
+        torch.cuda.synchronize(device)
+        before = torch.cuda.memory_allocated(device)
+        torch.cuda.reset_peak_memory_stats(device)
+        loss_fn(model(x), y).backward()
+        torch.cuda.synchronize(device)
+        out["cuda_peak_bytes"] = float(torch.cuda.max_memory_allocated(device) - before)
+    return out
+
+
+def run_case(case: str, cfg: dict, data: dict, methods: list[str], device: torch.device, out_dir: Path) -> list[dict]:
+    n_dim, size = data["n_dim"], data["size"]
+    train, test = data["train"], data["test"]
+    in_ch, out_ch = train.x.shape[1], train.y.shape[1]
+    rows, curves = [], {}
+    base_fno = None
+    for method in methods:
+        if method == "mgtfno" and n_dim != 2:
+            continue
+        kwargs = model_kwargs(method, n_dim, in_ch, out_ch, size)
+        if method in ("fno", "neuralop_fno"):
+            if base_fno is None:  # one initialization, deep-copied for both trainers
+                seed_everything(SEED)
+                base_fno = Standardized(build_model("fno", kwargs), *data["stats"])
+            model = copy.deepcopy(base_fno)
+        else:
+            seed_everything(SEED)
+            model = Standardized(build_model(method, kwargs), *data["stats"])
+        start = time.perf_counter()
+        durations = (train_neuralop if method == "neuralop_fno" else train_sciml)(model, train, cfg, device)
+        fit_seconds = time.perf_counter() - start
+        model = model.to(device)
+        err = test_error(model, test, case, device, cfg["batch_size"])
+        mem = step_memory(model, train, cfg["batch_size"], device)
+        patches = getattr(model.model, "patches_per_sample", 1)
+        row = {
+            "case": case,
+            "method": method,
+            "relative_l2": round(err["relative_l2"], 6),
+            "params": parameter_count(model.model),
+            "seconds_per_epoch": round(statistics.median(durations), 5),
+            "seconds_per_epoch_all": [round(d, 5) for d in durations],
+            "fit_seconds": round(fit_seconds, 3),
+            "inference_ms_per_sample": round(inference_ms(model, test, case, device, cfg["batch_size"]), 4),
+            "saved_mb_per_sample": round(mem["saved_bytes"] / mem["batch"] / MB, 4),
+            "saved_mb_per_patch": round(mem["saved_bytes"] / mem["batch"] / patches / MB, 4),
+            "patches_per_sample": patches,
+            "trainer": "neuraloperator" if method == "neuralop_fno" else "sciml",
+            "model": {"name": "fno" if method == "neuralop_fno" else method, **kwargs},
+        }
+        if "cuda_peak_bytes" in mem:
+            row["cuda_peak_mb_step"] = round(mem["cuda_peak_bytes"] / MB, 3)
+        if "rollout_curve" in err:
+            row["rollout_relative_l2_per_step"] = [round(v, 6) for v in err["rollout_curve"]]
+            curves[method] = err["rollout_curve"]
+        rows.append(row)
+        print(
+            f"  {case:8s} {method:13s} rel L2 {row['relative_l2']:.4f}  params {row['params']:8d}  "
+            f"{row['seconds_per_epoch']:.3f} s/epoch  {row['inference_ms_per_sample']:.3f} ms/sample  "
+            f"saved {row['saved_mb_per_sample']:.2f} MB/sample",
+            flush=True,
+        )
+        if case == "darcy":
+            plot_prediction_fields(
+                model, test, out_dir / f"{NAME}_darcy_fields_{method}.png", device=device,
+                title=f"darcy {size}x{size}: {method} (rel L2 {row['relative_l2']:.4f})",
+            )
+    if case == "ns" and curves:
+        plot_rollout_error(
+            curves, out_dir / f"{NAME}_ns_rollout.png",
+            title=f"Navier-Stokes nu=1e-3 {size}x{size}: {data['windows']['horizon']} steps from "
+            f"{data['windows']['history']}",
+        )
+    return rows
+
+
+# ----------------------------------------------------------------------------- targets, table, figure
+def _row(rows: list[dict], case: str, method: str) -> dict | None:
+    return next((r for r in rows if r["case"] == case and r["method"] == method), None)
+
+
+def targets_of(rows: list[dict]) -> list[dict]:
+    targets = []
+
+    def add(name: str, measured: float, goal: str, met: bool, **extra: Any) -> None:
+        targets.append({"name": name, "measured": round(measured, 4), "goal": goal, "met": bool(met), **extra})
+
+    fno, lsm = _row(rows, "darcy", "fno"), _row(rows, "darcy", "lsm")
+    if fno and lsm:
+        ratio = lsm["relative_l2"] / fno["relative_l2"]
+        add("lsm_vs_fno_error_ratio_darcy", ratio, "<= 0.75", ratio <= 0.75,
+            params_ratio=round(lsm["params"] / fno["params"], 3))
+    for case in CASES:
+        fno, tfno, mg = _row(rows, case, "fno"), _row(rows, case, "tfno"), _row(rows, case, "mgtfno")
+        peer = _row(rows, case, "neuralop_fno")
+        if fno and tfno:
+            compression = fno["params"] / tfno["params"]
+            add(f"tfno_param_reduction_{case}", compression, ">= 10", compression >= 10)
+            ratio = tfno["relative_l2"] / fno["relative_l2"]
+            add(f"tfno_vs_fno_error_ratio_{case}", ratio, "<= 1.1", ratio <= 1.1)
+        if tfno and mg:
+            ratio = mg["relative_l2"] / tfno["relative_l2"]
+            add(f"mgtfno_vs_tfno_error_ratio_{case}", ratio, "<= 1.1", ratio <= 1.1)
+            mem = mg["saved_mb_per_patch"] / tfno["saved_mb_per_patch"]
+            add(f"mgtfno_vs_tfno_per_patch_memory_ratio_{case}", mem, "< 1", mem < 1)
+        if fno and peer:
+            ratio = fno["relative_l2"] / peer["relative_l2"]
+            add(f"fno_vs_neuralop_error_ratio_{case}", ratio, "0.98 to 1.02", abs(ratio - 1) <= 0.02)
+            ratio = fno["seconds_per_epoch"] / peer["seconds_per_epoch"]
+            add(f"fno_vs_neuralop_time_ratio_{case}", ratio, "<= 1.05", ratio <= 1.05)
+    return targets
+
+
+def markdown_table(rows: list[dict]) -> str:
+    cuda = any("cuda_peak_mb_step" in r for r in rows)
+    head = ["case", "method", "rel. L2", "params", "s / epoch", "inference ms / sample", "saved MB / sample",
+            "saved MB / patch"] + (["CUDA peak MB / step"] if cuda else [])
+    lines = ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
+    for r in rows:
+        cells = [r["case"], r["method"], f"{r['relative_l2']:.4f}", f"{r['params']:,}", f"{r['seconds_per_epoch']:.3f}",
+                 f"{r['inference_ms_per_sample']:.2f}", f"{r['saved_mb_per_sample']:.2f}",
+                 f"{r['saved_mb_per_patch']:.2f}"]
+        if cuda:
+            cells.append(f"{r.get('cuda_peak_mb_step', float('nan')):.1f}")
+        lines.append("| " + " | ".join(cells) + " |")
+    return "\n".join(lines)
+
+
+def plot_errors(rows: list[dict], path: Path, title: str) -> None:
+    import matplotlib
+
+    matplotlib.use("Agg", force=True)
+    import matplotlib.pyplot as plt
+
+    cases = [c for c in CASES if any(r["case"] == c for r in rows)]
+    fig, axes = plt.subplots(1, len(cases), figsize=(4.2 * len(cases), 3.6), squeeze=False)
+    colors = dict(zip(METHODS, ["tab:blue", "0.55", "tab:orange", "tab:green", "tab:red"]))
+    for ax, case in zip(axes[0], cases):
+        sub = [r for r in rows if r["case"] == case]
+        bars = ax.bar([r["method"] for r in sub], [r["relative_l2"] for r in sub],
+                      color=[colors[r["method"]] for r in sub])
+        for bar, r in zip(bars, sub):
+            ax.annotate(f"{r['relative_l2']:.3f}\n{r['params'] / 1e3:.0f}k", (bar.get_x() + bar.get_width() / 2,
+                        bar.get_height()), xytext=(0, 2), textcoords="offset points", ha="center", fontsize=7)
+        ax.set_title(case)
+        ax.set_ylabel("test relative L2")
+        ax.set_ylim(0, max(r["relative_l2"] for r in sub) * 1.3)
+        ax.tick_params(axis="x", labelrotation=30, labelsize=8)
+    fig.suptitle(title, fontsize=9)
+    fig.tight_layout()
+    with atomic_path(path, suffix=".png") as tmp:
+        fig.savefig(tmp, dpi=110, bbox_inches="tight", format="png")
+    plt.close(fig)
+
+
+# ----------------------------------------------------------------------------- main
+def _names(text: str, valid: tuple[str, ...], what: str, parser: argparse.ArgumentParser) -> list[str]:
+    names = [s.strip() for s in text.split(",") if s.strip()]
+    bad = [n for n in names if n not in valid]
+    if bad:
+        parser.error(f"unknown {what} {', '.join(bad)}; choose from {','.join(valid)}")
+    return names
+
+
+def main(argv: list[str] | None = None) -> dict:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--preset", choices=sorted(PRESETS), default="quick")
+    parser.add_argument("--device", choices=["cpu", "cuda"], default="cpu")
+    parser.add_argument("--threads", type=int, default=1, help="torch CPU threads, fixed for the whole run")
+    parser.add_argument("--cases", default=",".join(CASES), help=f"comma-separated, from {','.join(CASES)}")
+    parser.add_argument("--models", default=",".join(METHODS), help=f"comma-separated, from {','.join(METHODS)}")
+    parser.add_argument("--data-dir", type=Path, default=ROOT / "datasets" / "generated",
+                        help="cache of generated data, reused when present")
+    parser.add_argument("--out", type=Path, default=RESULTS, help="directory of the JSON and PNGs")
+    args = parser.parse_args(argv)
+    if args.device == "cuda" and not torch.cuda.is_available():
+        parser.error("--device cuda was requested but no CUDA GPU is visible; use --device cpu")
+    cases = _names(args.cases, CASES, "case", parser)
+    methods = [m for m in METHODS if m in _names(args.models, METHODS, "model", parser)]
+    torch.set_num_threads(args.threads)
+    device = torch.device("cuda", torch.cuda.current_device()) if args.device == "cuda" else torch.device("cpu")
+    preset = PRESETS[args.preset]
+    args.out.mkdir(parents=True, exist_ok=True)
+    print(f"{NAME}: preset {args.preset}, cases {cases}, methods {methods}, device={device}, threads={args.threads}",
+          flush=True)
+
+    rows: list[dict] = []
+    settings: dict[str, Any] = {"preset": args.preset, "lr": LR, "optimizer": "adam", "scheduler": "cosine",
+                                "loss": "relative_l2", "seed": SEED, "cases": {}}
+    start = time.perf_counter()
+    for case in cases:
+        cfg = preset[case]
+        data = load_case(case, cfg, args.data_dir)
+        settings["cases"][case] = {
+            "data": data["generator"], "n_train": data["n_train"], "n_test": data["n_test"],
+            "epochs": cfg["epochs"], "batch_size": cfg["batch_size"], **data.get("windows", {}),
+        }
+        rows += run_case(case, cfg, data, methods, device, args.out)
+    targets = targets_of(rows)
+    command = " ".join(["python", "benchmarks/operators.py", *(argv if argv is not None else sys.argv[1:])])
+    payload = {
+        "benchmark": NAME,
+        "command": command,
+        "created_utc": _dt.datetime.now(_dt.timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ"),
+        "environment": {**environment(), "torch_threads": args.threads},
+        "settings": settings,
+        "wall_seconds": round(time.perf_counter() - start, 1),
+        "rows": rows,
+        "targets": targets,
+    }
+    print()
+    print(markdown_table(rows))
+    print()
+    for t in targets:
+        print(f"target {t['name']}: measured {t['measured']}, goal {t['goal']}, met {t['met']}")
+    write_json(args.out / f"{NAME}.json", payload)
+    plot_errors(rows, args.out / f"{NAME}_errors.png", f"{command} ({device}, threads={args.threads})")
+    print(f"wrote {args.out / (NAME + '.json')} and PNGs ({payload['wall_seconds']} s)")
+    return payload
+
+
+if __name__ == "__main__":
+    main()
