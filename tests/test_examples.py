@@ -43,3 +43,15 @@ def test_operators_darcy_tiny(tmp_path, monkeypatch):
     assert models["tfno"]["relative_l2"] < 0.5 and models["mgtfno"]["relative_l2"] < 0.7
     assert models["tfno"]["parameters"] * 5 < models["fno"]["parameters"]
     assert list(out.glob("*.png"))
+
+
+def test_datasets_gallery(tmp_path, monkeypatch):
+    from sciml.registry import GENERATORS
+
+    out = tmp_path / "gallery"
+    monkeypatch.setattr(sys, "argv", ["datasets_gallery.py", "--out", str(out)])
+    runpy.run_path("examples/datasets_gallery.py", run_name="__main__")
+    summary = json.loads((out / "gallery.json").read_text())
+    assert set(summary) == set(GENERATORS.names())  # every registered generator has a gallery entry
+    for name in summary:
+        assert (out / f"{name}.png").stat().st_size > 10_000
