@@ -28,9 +28,7 @@ __all__ = ["FieldDataset", "TrajectoryDataset", "split_indices"]
 _SPLITS = ("train", "val", "test")
 
 
-def split_indices(
-    n: int, fractions: Sequence[float] = (0.8, 0.1, 0.1), seed: int = 0
-) -> dict[str, np.ndarray]:
+def split_indices(n: int, fractions: Sequence[float] = (0.8, 0.1, 0.1), seed: int = 0) -> dict[str, np.ndarray]:
     """Deterministic random split of ``range(n)`` into train/val/test index arrays.
 
     >>> {k: len(v) for k, v in split_indices(10).items()}
@@ -48,7 +46,131 @@ def split_indices(
     }
 
 
-class _AbstractH5Dataset(Dataset):
+class _LazyH5:
+    """A read-only h5py handle on ``self.path`` opened on first use in each process.
+
+    h5py handles must not cross ``fork()`` (DataLoader workers), so the handle is reopened
+    when the process id changes and dropped when pickled.
+    """
+
+    path: Path
+    _file: h5py.File | None = None
+    _pid: int | None = None
+
+    @property
+    def file(self) -> h5py.File:
+        if self._file is None or self._pid != os.getpid():
+            self._file = h5py.File(self.path, "r")
+            self._pid = os.getpid()
+        return self._file
+
+    def _read(self, name: str, index: Any) -> np.ndarray:
+        try:
+            return self.file[name][index]
+        except OSError as exc:
+            raise DataError(
+                f"{self.path}: checksum mismatch reading '{name}' (sample {index if np.isscalar(index) else index[0]}); "
+                "the file is corrupt: regenerate or re-copy it"
+            ) from exc
+
+    def __getstate__(self):
+        state = self.__dict__.copy()
+        state["_file"] = None
+        return state
+
+    def close(self) -> None:
+        if self._file is not None:
+            self._file.close()
+            self._file = None
+
+
+class _AbstractFieldItems(_LazyH5, Dataset):
+    """The items of operator learning over any store of fields ``u [N, T, C, *S]``.
+
+    Subclasses set ``path``, ``samples``, ``n_times``, ``channels``, ``spatial_shape``,
+    ``times`` and ``coords``, implement ``read_u(sample, times) -> [t, C, *S]`` (``times`` a
+    slice) and may implement ``read_input(sample) -> [Ca, *S]`` (an input field ``a``).
+    """
+
+    input_field_channels = 0
+
+    def read_input(self, sample: int) -> np.ndarray | None:
+        return None
+
+    def _configure_items(
+        self, mode: str, target_time: int, input_time: int, history: int, horizon: int, stride: int, return_grid: bool
+    ) -> None:
+        if mode not in ("map", "window"):
+            raise ConfigError(f"unknown {type(self).__name__} mode '{mode}'; use 'map' or 'window'")
+        self.mode, self.target_time, self.input_time = mode, target_time, input_time
+        self.history, self.horizon, self.stride = int(history), int(horizon), int(stride)
+        self.return_grid = return_grid
+        if mode == "window":
+            span = self.history + self.horizon
+            if self.history < 1 or self.horizon < 1 or self.stride < 1:
+                raise ConfigError("history, horizon and stride must be >= 1")
+            if span > self.n_times:
+                raise ConfigError(
+                    f"history+horizon={span} exceeds the {self.n_times} time steps in {self.path}; shorten the windows"
+                )
+            self.starts = np.arange(0, self.n_times - span + 1, self.stride)
+        else:
+            for name, idx in (("target_time", target_time), ("input_time", input_time)):
+                if not -self.n_times <= idx < self.n_times:
+                    raise ConfigError(f"{name}={idx} is outside the {self.n_times} time steps of {self.path}")
+            self.starts = np.zeros(1, dtype=np.int64)
+
+    @property
+    def in_channels(self) -> int:
+        if self.mode == "window":
+            return self.history * self.channels
+        return self.input_field_channels or self.channels
+
+    @property
+    def out_channels(self) -> int:
+        return self.horizon * self.channels if self.mode == "window" else self.channels
+
+    @property
+    def spatial_dims(self) -> int:
+        return len(self.spatial_shape)
+
+    def __len__(self) -> int:
+        return len(self.samples) * len(self.starts)
+
+    def grid(self) -> torch.Tensor:
+        """Coordinates ``[d, *S]`` (float32)."""
+        mesh = np.meshgrid(*self.coords, indexing="ij")
+        return torch.from_numpy(np.stack(mesh).astype(np.float32))
+
+    def _snapshot(self, sample: int, time: int) -> np.ndarray:
+        time = time % self.n_times
+        return self.read_u(sample, slice(time, time + 1))[0]
+
+    def __getitem__(self, i: int) -> dict[str, torch.Tensor]:
+        sample = int(self.samples[i // len(self.starts)])
+        if self.mode == "map":
+            x = self.read_input(sample)
+            if x is None:
+                x = self._snapshot(sample, self.input_time)
+            y = self._snapshot(sample, self.target_time)
+            item = {"x": torch.from_numpy(np.asarray(x, np.float32)), "y": torch.from_numpy(np.asarray(y, np.float32))}
+        else:
+            s = int(self.starts[i % len(self.starts)])
+            block = np.asarray(self.read_u(sample, slice(s, s + self.history + self.horizon)), np.float32)
+            x = block[: self.history].reshape(self.history * self.channels, *self.spatial_shape)
+            y = block[self.history :].reshape(self.horizon * self.channels, *self.spatial_shape)
+            item = {
+                "x": torch.from_numpy(np.ascontiguousarray(x)),
+                "y": torch.from_numpy(np.ascontiguousarray(y)),
+                "t": torch.from_numpy(np.asarray(self.times[s : s + self.history + self.horizon], np.float32)),
+            }
+        item["index"] = torch.tensor(sample)
+        if self.return_grid:
+            item["grid"] = self.grid()
+        return item
+
+
+class _AbstractH5Dataset(_LazyH5, Dataset):
     """Lazy per-process file handle and split handling shared by the datasets.
 
     Subclasses define ``kind`` and ``_inspect(file) -> number of samples``.
@@ -79,38 +201,9 @@ class _AbstractH5Dataset(Dataset):
         if len(self.samples) == 0:
             raise DataError(f"split '{split}' of {self.path} is empty; use more samples or other split fractions")
         self.split = split
-        self._file: h5py.File | None = None
-        self._pid: int | None = None
-
-    @property
-    def file(self) -> h5py.File:
-        # h5py handles must not cross fork(): reopen in each worker process
-        if self._file is None or self._pid != os.getpid():
-            self._file = h5py.File(self.path, "r")
-            self._pid = os.getpid()
-        return self._file
-
-    def _read(self, name: str, index: Any) -> np.ndarray:
-        try:
-            return self.file[name][index]
-        except OSError as exc:
-            raise DataError(
-                f"{self.path}: checksum mismatch reading '{name}' (sample {index if np.isscalar(index) else index[0]}); "
-                "the file is corrupt: regenerate or re-copy it"
-            ) from exc
-
-    def __getstate__(self):
-        state = self.__dict__.copy()
-        state["_file"] = None
-        return state
-
-    def close(self) -> None:
-        if self._file is not None:
-            self._file.close()
-            self._file = None
 
 
-class FieldDataset(_AbstractH5Dataset):
+class FieldDataset(_AbstractH5Dataset, _AbstractFieldItems):
     """Operator-learning samples from a ``fields`` file.
 
     Parameters
@@ -152,88 +245,30 @@ class FieldDataset(_AbstractH5Dataset):
         fractions: Sequence[float] = (0.8, 0.1, 0.1),
         split_seed: int = 0,
     ):
-        if mode not in ("map", "window"):
-            raise ConfigError(f"unknown FieldDataset mode '{mode}'; use 'map' or 'window'")
-        self.mode = mode
-        self.target_time, self.input_time = target_time, input_time
-        self.history, self.horizon, self.stride = int(history), int(horizon), int(stride)
-        self.return_grid = return_grid
         super().__init__(path, split, fractions, split_seed)
-        if mode == "window":
-            span = self.history + self.horizon
-            if self.history < 1 or self.horizon < 1 or self.stride < 1:
-                raise ConfigError("history, horizon and stride must be >= 1")
-            if span > self.n_times:
-                raise ConfigError(
-                    f"history+horizon={span} exceeds the {self.n_times} time steps in {self.path}; "
-                    "shorten the windows"
-                )
-            self.starts = np.arange(0, self.n_times - span + 1, self.stride)
-        else:
-            for name, idx in (("target_time", target_time), ("input_time", input_time)):
-                if not -self.n_times <= idx < self.n_times:
-                    raise ConfigError(f"{name}={idx} is outside the {self.n_times} time steps of {self.path}")
-            self.starts = np.zeros(1, dtype=np.int64)
+        self._configure_items(mode, target_time, input_time, history, horizon, stride, return_grid)
 
     def _inspect(self, f: h5py.File) -> int:
         u = f["u"]
         self.n_times, self.channels = int(u.shape[1]), int(u.shape[2])
         self.spatial_shape = tuple(int(s) for s in u.shape[3:])
         self.has_input_field = "a" in f
-        self.input_channels_a = int(f["a"].shape[1]) if self.has_input_field else 0
+        self.input_field_channels = int(f["a"].shape[1]) if self.has_input_field else 0
         self.times = f["t"][()]
         order = json.loads(f["coords"].attrs.get("order", "[]")) if "coords" in f else []
-        self.coords = [f["coords"][k][()] for k in order] if order else [
-            np.linspace(0, 1, s, endpoint=False) for s in self.spatial_shape
-        ]
+        self.coords = (
+            [f["coords"][k][()] for k in order]
+            if order
+            else [np.linspace(0, 1, s, endpoint=False) for s in self.spatial_shape]
+        )
         return int(u.shape[0])
 
-    @property
-    def in_channels(self) -> int:
-        if self.mode == "window":
-            return self.history * self.channels
-        return self.input_channels_a if self.has_input_field else self.channels
+    def read_u(self, sample: int, times: slice) -> np.ndarray:
+        """``u [t, C, *S]`` of file sample ``sample`` (not a split position)."""
+        return self._read("u", (sample, times))
 
-    @property
-    def out_channels(self) -> int:
-        return self.horizon * self.channels if self.mode == "window" else self.channels
-
-    @property
-    def spatial_dims(self) -> int:
-        return len(self.spatial_shape)
-
-    def __len__(self) -> int:
-        return len(self.samples) * len(self.starts)
-
-    def grid(self) -> torch.Tensor:
-        """Coordinates ``[d, *S]`` (float32)."""
-        mesh = np.meshgrid(*self.coords, indexing="ij")
-        return torch.from_numpy(np.stack(mesh).astype(np.float32))
-
-    def __getitem__(self, i: int) -> dict[str, torch.Tensor]:
-        sample = int(self.samples[i // len(self.starts)])
-        if self.mode == "map":
-            if self.has_input_field:
-                x = self._read("a", sample)
-            else:
-                x = self._read("u", (sample, self.input_time))
-            y = self._read("u", (sample, self.target_time))
-            item = {"x": torch.from_numpy(np.asarray(x, np.float32)), "y": torch.from_numpy(np.asarray(y, np.float32))}
-        else:
-            s = int(self.starts[i % len(self.starts)])
-            block = self._read("u", (sample, slice(s, s + self.history + self.horizon)))
-            block = np.asarray(block, np.float32)
-            x = block[: self.history].reshape(self.history * self.channels, *self.spatial_shape)
-            y = block[self.history :].reshape(self.horizon * self.channels, *self.spatial_shape)
-            item = {
-                "x": torch.from_numpy(np.ascontiguousarray(x)),
-                "y": torch.from_numpy(np.ascontiguousarray(y)),
-                "t": torch.from_numpy(self.times[s : s + self.history + self.horizon].astype(np.float32)),
-            }
-        item["index"] = torch.tensor(sample)
-        if self.return_grid:
-            item["grid"] = self.grid()
-        return item
+    def read_input(self, sample: int) -> np.ndarray | None:
+        return self._read("a", sample) if self.has_input_field else None
 
 
 class TrajectoryDataset(_AbstractH5Dataset):

@@ -37,10 +37,8 @@ from typing import Any
 
 import h5py
 import numpy as np
-import torch
-from torch.utils.data import Dataset
 
-from sciml.data.datasets import split_indices
+from sciml.data.datasets import _AbstractFieldItems, split_indices
 from sciml.data.schema import FieldsWriter, Provenance
 from sciml.errors import ConfigError, DataError
 
@@ -160,7 +158,11 @@ class _Layout:
         dims = _require(f, "dimensions", self.path, fmt)
         t = _require(dims, "time", self.path, fmt)[()]
         order = dims.attrs.get("spatial_dims")
-        axes = [str(a.decode() if isinstance(a, bytes) else a) for a in order] if order is not None else list(_AXES[:n_dims])
+        axes = (
+            [str(a.decode() if isinstance(a, bytes) else a) for a in order]
+            if order is not None
+            else list(_AXES[:n_dims])
+        )
         if len(axes) != n_dims:
             raise DataError(f"{self.path}: dimensions/spatial_dims lists {axes}, n_spatial_dims is {n_dims}")
         self.coords = {a: np.asarray(_require(dims, a, self.path, fmt)[()], dtype=np.float64) for a in axes}
@@ -171,7 +173,11 @@ class _Layout:
         for order_, group_name in enumerate(("t0_fields", "t1_fields", "t2_fields")):
             group = _require(f, group_name, self.path, fmt)
             listed = group.attrs.get("field_names")
-            keys = [str(k.decode() if isinstance(k, bytes) else k) for k in listed] if listed is not None else sorted(group)
+            keys = (
+                [str(k.decode() if isinstance(k, bytes) else k) for k in listed]
+                if listed is not None
+                else sorted(group)
+            )
             for key in keys:
                 ds = _require(group, key, self.path, fmt)
                 sample_varying = bool(ds.attrs.get("sample_varying", True))
@@ -186,12 +192,12 @@ class _Layout:
                     raise DataError(f"{self.path}: '{group_name}/{key}' has shape {ds.shape}, expected {expected}")
                 if sample_varying:
                     if n_traj is not None and ds.shape[0] != n_traj:
-                        raise DataError(f"{self.path}: '{group_name}/{key}' has {ds.shape[0]} trajectories, others {n_traj}")
+                        raise DataError(
+                            f"{self.path}: '{group_name}/{key}' has {ds.shape[0]} trajectories, others {n_traj}"
+                        )
                     n_traj = int(ds.shape[0])
                 self.fields.append((f"{group_name}/{key}", order_))
-                comps = [""] if order_ == 0 else (
-                    list(axes) if order_ == 1 else [a + b for a in axes for b in axes]
-                )
+                comps = [""] if order_ == 0 else (list(axes) if order_ == 1 else [a + b for a in axes for b in axes])
                 names += [f"{key}_{c}" if c else key for c in comps]
         if not self.fields:
             raise DataError(f"{self.path}: t0_fields, t1_fields and t2_fields are all empty; no data to read")
@@ -229,10 +235,12 @@ class _Layout:
         try:
             return getattr(self, f"_read_{self.format}")(f, sample, times)
         except OSError as exc:
-            raise DataError(f"{self.path}: cannot read sample {sample} ({str(exc).splitlines()[0]}); the file is corrupt") from None
+            raise DataError(
+                f"{self.path}: cannot read sample {sample} ({str(exc).splitlines()[0]}); the file is corrupt"
+            ) from None
 
 
-class ImportedFieldDataset(Dataset):
+class ImportedFieldDataset(_AbstractFieldItems):
     """A PDEBench or The Well file read in place, with the items of :class:`FieldDataset`.
 
     Parameters
@@ -275,8 +283,6 @@ class ImportedFieldDataset(Dataset):
             format = detect_format(self.path)
         if format not in FORMATS:
             raise ConfigError(f"unknown import format '{format}'; use one of auto, {', '.join(FORMATS)}")
-        if mode not in ("map", "window"):
-            raise ConfigError(f"unknown mode '{mode}'; use 'map' or 'window'")
         if split is not None and split not in _SPLITS:
             raise ConfigError(f"unknown split '{split}'; use one of {', '.join(_SPLITS)} or None for all samples")
         with _open(self.path) as f:
@@ -287,89 +293,17 @@ class ImportedFieldDataset(Dataset):
         self.times, self.channel_names, self.meta = lay.times, lay.channel_names, lay.meta
         self.coords = list(lay.coords.values())
         self.coord_names = list(lay.coords)
-        self.samples = np.arange(lay.n_samples) if split is None else split_indices(lay.n_samples, fractions, split_seed)[split]
+        self.samples = (
+            np.arange(lay.n_samples) if split is None else split_indices(lay.n_samples, fractions, split_seed)[split]
+        )
         if len(self.samples) == 0:
             raise DataError(f"split '{split}' of {self.path} is empty; use more samples or other split fractions")
-        self.split, self.mode = split, mode
-        self.target_time, self.input_time = target_time, input_time
-        self.history, self.horizon, self.stride = int(history), int(horizon), int(stride)
-        self.return_grid = return_grid
-        if mode == "window":
-            span = self.history + self.horizon
-            if self.history < 1 or self.horizon < 1 or self.stride < 1:
-                raise ConfigError("history, horizon and stride must be >= 1")
-            if span > self.n_times:
-                raise ConfigError(f"history+horizon={span} exceeds the {self.n_times} time steps in {self.path}")
-            self.starts = np.arange(0, self.n_times - span + 1, self.stride)
-        else:
-            for name, idx in (("target_time", target_time), ("input_time", input_time)):
-                if not -self.n_times <= idx < self.n_times:
-                    raise ConfigError(f"{name}={idx} is outside the {self.n_times} time steps of {self.path}")
-            self.starts = np.zeros(1, dtype=np.int64)
-        self._file: h5py.File | None = None
-        self._pid: int | None = None
+        self.split = split
+        self._configure_items(mode, target_time, input_time, history, horizon, stride, return_grid)
 
-    @property
-    def file(self) -> h5py.File:
-        if self._file is None or self._pid != os.getpid():
-            self._file = h5py.File(self.path, "r")
-            self._pid = os.getpid()
-        return self._file
-
-    def __getstate__(self):
-        state = self.__dict__.copy()
-        state["_file"] = None
-        return state
-
-    def close(self) -> None:
-        if self._file is not None:
-            self._file.close()
-            self._file = None
-
-    @property
-    def in_channels(self) -> int:
-        return self.history * self.channels if self.mode == "window" else self.channels
-
-    @property
-    def out_channels(self) -> int:
-        return self.horizon * self.channels if self.mode == "window" else self.channels
-
-    @property
-    def spatial_dims(self) -> int:
-        return len(self.spatial_shape)
-
-    def __len__(self) -> int:
-        return len(self.samples) * len(self.starts)
-
-    def grid(self) -> torch.Tensor:
-        """Coordinates ``[d, *S]`` (float32)."""
-        mesh = np.meshgrid(*self.coords, indexing="ij")
-        return torch.from_numpy(np.stack(mesh).astype(np.float32))
-
-    def read_sample(self, sample: int, times: slice | int = slice(None)) -> np.ndarray:
+    def read_u(self, sample: int, times: slice | int = slice(None)) -> np.ndarray:
         """``u [t, C, *S]`` of file sample ``sample`` (not a split position)."""
         return self.layout.read(self.file, int(sample), times)
-
-    def __getitem__(self, i: int) -> dict[str, torch.Tensor]:
-        sample = int(self.samples[i // len(self.starts)])
-        if self.mode == "map":
-            x = self.read_sample(sample, self.input_time % self.n_times)[0]
-            y = self.read_sample(sample, self.target_time % self.n_times)[0]
-            item = {"x": torch.from_numpy(np.asarray(x, np.float32)), "y": torch.from_numpy(np.asarray(y, np.float32))}
-        else:
-            s = int(self.starts[i % len(self.starts)])
-            block = np.asarray(self.read_sample(sample, slice(s, s + self.history + self.horizon)), np.float32)
-            x = block[: self.history].reshape(self.history * self.channels, *self.spatial_shape)
-            y = block[self.history :].reshape(self.horizon * self.channels, *self.spatial_shape)
-            item = {
-                "x": torch.from_numpy(np.ascontiguousarray(x)),
-                "y": torch.from_numpy(np.ascontiguousarray(y)),
-                "t": torch.from_numpy(self.times[s : s + self.history + self.horizon].astype(np.float32)),
-            }
-        item["index"] = torch.tensor(sample)
-        if self.return_grid:
-            item["grid"] = self.grid()
-        return item
 
 
 def open_dataset(path: str | os.PathLike[str], format: str = "auto", split: str | None = "train", **kwargs: Any):
@@ -401,7 +335,7 @@ def convert_to_sciml(
         with FieldsWriter(dst, n, u_shape, lay.times, lay.coords, provenance) as writer:
             for start in range(0, n, batch_size):
                 stop = min(n, start + batch_size)
-                writer.write(np.stack([ds.read_sample(i).astype(np.float32) for i in range(start, stop)]))
+                writer.write(np.stack([ds.read_u(i).astype(np.float32) for i in range(start, stop)]))
             return writer.close()
     finally:
         ds.close()
