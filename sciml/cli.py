@@ -28,11 +28,9 @@ __all__ = ["main"]
 
 def _cmd_list(args: argparse.Namespace) -> int:
     from sciml.registry import all_registries
-
-    regs = all_regs = all_registries()
     from sciml.training.trainer import OPTIMIZERS, SCHEDULERS
 
-    all_regs = {**regs, "optimizers": OPTIMIZERS, "schedulers": SCHEDULERS, "presets": None}
+    all_regs = {**all_registries(), "optimizers": OPTIMIZERS, "schedulers": SCHEDULERS, "presets": None}
     wanted = [args.registry] if args.registry else list(all_regs)
     for name in wanted:
         if name not in all_regs:
@@ -126,9 +124,9 @@ def _cmd_train(args: argparse.Namespace) -> int:
 def _cmd_eval(args: argparse.Namespace) -> int:
     from sciml.experiment import evaluate_run
 
-    split = args.split if args.split != "all" else None
-    if args.data and args.split == "test" and not args.split_given:
-        split = None
+    # another file is evaluated whole unless a split is named; the training file on its test split
+    split = args.split or ("all" if args.data else "test")
+    split = None if split == "all" else split
     metrics = evaluate_run(args.run_dir, args.data, device=args.device, split=split)
     print(json.dumps(metrics, indent=2))
     return 0
@@ -182,7 +180,7 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("eval", help="evaluate a run directory's checkpoint; writes metrics and plots")
     p.add_argument("run_dir")
     p.add_argument("--data", help="evaluate on this file instead of the training file's test split")
-    p.add_argument("--split", default="test", help="train, val, test or all")
+    p.add_argument("--split", default=None, help="train, val, test or all (default: test, or all with --data)")
     p.add_argument("--device", default="cpu")
     p.set_defaults(func=_cmd_eval)
     return parser
@@ -200,7 +198,6 @@ def main(argv: Sequence[str] | None = None) -> int:
             args.overrides.append(item)
         else:
             parser.error(f"unrecognized argument '{item}'")
-    args.split_given = "--split" in argv
     try:
         return int(args.func(args) or 0)
     except SciMLError as exc:

@@ -46,6 +46,11 @@ def test_train_eval_and_info_end_to_end(tmp_path, capsys, heat_file):
     assert code == 0, err
     again = json.loads(out)
     assert again["test_relative_l2"] == pytest.approx(test["test_relative_l2"], rel=1e-5)
+    # --data evaluates a whole other file (here the same one: all 64 samples, train split included)
+    code, out, err = _run(capsys, "eval", str(run), "--data", str(heat_file))
+    assert code == 0, err
+    whole = json.loads(out)
+    assert "all_relative_l2" in whole and whole["all_relative_l2"] > 0
     code, out, _ = _run(capsys, "list")
     assert code == 0 and "fno" in out and "burgers1d" in out and "relative_l2" in out and "supervised" in out
 
