@@ -53,6 +53,7 @@ from typing import Any
 import h5py
 import numpy as np
 import torch
+from _timing import EpochClock
 from torch import nn
 from torch.utils.data import DataLoader, Dataset
 
@@ -61,7 +62,7 @@ from sciml.data.recipes import load_recipe
 from sciml.io import atomic_path, environment, write_json
 from sciml.models import build_model
 from sciml.operators import parameter_count, plot_prediction_fields, plot_rollout_error, rollout_error_curve
-from sciml.training import Callback, Trainer
+from sciml.training import Trainer
 from sciml.training.distributed import EpochSampler
 from sciml.training.metrics import relative_l2
 from sciml.training.trainer import seed_everything
@@ -249,39 +250,18 @@ def load_case(case: str, cfg: dict[str, Any], data_dir: Path) -> dict[str, Any]:
         y = u[:, -1]  # the last time: Darcy's only one, Burgers' t = 1
         out["train"] = InMemoryFields(a[:n_train], y[:n_train])
         out["test"] = InMemoryFields(a[n_train : n_train + n_test], y[n_train : n_train + n_test])
-        out["stats"] = (float(a[:n_train].mean()), float(a[:n_train].std()), float(y[:n_train].mean()),
-                        float(y[:n_train].std()))
+        out["stats"] = (
+            float(a[:n_train].mean()),
+            float(a[:n_train].std()),
+            float(y[:n_train].mean()),
+            float(y[:n_train].std()),
+        )
     out["n_dim"] = u.ndim - 3
     out["size"] = int(u.shape[-1])
     return out
 
 
 # ----------------------------------------------------------------------------- training
-class EpochClock:
-    """Wall-clock stamps at epoch ends; ``durations()`` drops the warm-up epoch."""
-
-    def __init__(self, device: torch.device):
-        self.device = device
-        self.stamps: list[float] = []
-
-    def stamp(self) -> None:
-        if self.device.type == "cuda":
-            torch.cuda.synchronize(self.device)
-        self.stamps.append(time.perf_counter())
-
-    def durations(self) -> list[float]:
-        diffs = [b - a for a, b in zip(self.stamps[:-1], self.stamps[1:])]
-        return diffs[1:] if len(diffs) > 1 else diffs
-
-
-class _ClockCallback(Callback):
-    def __init__(self, clock: EpochClock):
-        self.clock = clock
-
-    def on_epoch_end(self, trainer, epoch, logs) -> None:
-        self.clock.stamp()
-
-
 def loss_fn(out: torch.Tensor, y: torch.Tensor, **_: Any) -> torch.Tensor:
     """Mean over the batch of per-sample relative L2 (sciml's ``Supervised`` default)."""
     return relative_l2(out, y).mean()
@@ -299,7 +279,7 @@ def train_sciml(model: nn.Module, data: Dataset, cfg: dict[str, Any], device: to
         device=device,
         seed=SEED,
         progress=False,
-        callbacks=[_ClockCallback(clock)],
+        callbacks=[clock],
     )
     clock.stamp()
     trainer.fit(data)
@@ -462,12 +442,16 @@ def run_case(case: str, cfg: dict, data: dict, methods: list[str], device: torch
         )
         if case == "darcy":
             plot_prediction_fields(
-                model, test, out_dir / f"{NAME}_darcy_fields_{method}.png", device=device,
+                model,
+                test,
+                out_dir / f"{NAME}_darcy_fields_{method}.png",
+                device=device,
                 title=f"darcy {size}x{size}: {method} (rel L2 {row['relative_l2']:.4f})",
             )
     if case == "ns" and curves:
         plot_rollout_error(
-            curves, out_dir / f"{NAME}_ns_rollout.png",
+            curves,
+            out_dir / f"{NAME}_ns_rollout.png",
             title=f"Navier-Stokes nu=1e-3 {size}x{size}: {data['windows']['horizon']} steps from "
             f"{data['windows']['history']}",
         )
@@ -488,8 +472,13 @@ def targets_of(rows: list[dict]) -> list[dict]:
     fno, lsm = _row(rows, "darcy", "fno"), _row(rows, "darcy", "lsm")
     if fno and lsm:
         ratio = lsm["relative_l2"] / fno["relative_l2"]
-        add("lsm_vs_fno_error_ratio_darcy", ratio, "<= 0.75", ratio <= 0.75,
-            params_ratio=round(lsm["params"] / fno["params"], 3))
+        add(
+            "lsm_vs_fno_error_ratio_darcy",
+            ratio,
+            "<= 0.75",
+            ratio <= 0.75,
+            params_ratio=round(lsm["params"] / fno["params"], 3),
+        )
     for case in CASES:
         fno, tfno, mg = _row(rows, case, "fno"), _row(rows, case, "tfno"), _row(rows, case, "mgtfno")
         peer = _row(rows, case, "neuralop_fno")
@@ -513,13 +502,28 @@ def targets_of(rows: list[dict]) -> list[dict]:
 
 def markdown_table(rows: list[dict]) -> str:
     cuda = any("cuda_peak_mb_step" in r for r in rows)
-    head = ["case", "method", "rel. L2", "params", "s / epoch", "inference ms / sample", "saved MB / sample",
-            "saved MB / patch"] + (["CUDA peak MB / step"] if cuda else [])
+    head = [
+        "case",
+        "method",
+        "rel. L2",
+        "params",
+        "s / epoch",
+        "inference ms / sample",
+        "saved MB / sample",
+        "saved MB / patch",
+    ] + (["CUDA peak MB / step"] if cuda else [])
     lines = ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
     for r in rows:
-        cells = [r["case"], r["method"], f"{r['relative_l2']:.4f}", f"{r['params']:,}", f"{r['seconds_per_epoch']:.3f}",
-                 f"{r['inference_ms_per_sample']:.2f}", f"{r['saved_mb_per_sample']:.2f}",
-                 f"{r['saved_mb_per_patch']:.2f}"]
+        cells = [
+            r["case"],
+            r["method"],
+            f"{r['relative_l2']:.4f}",
+            f"{r['params']:,}",
+            f"{r['seconds_per_epoch']:.3f}",
+            f"{r['inference_ms_per_sample']:.2f}",
+            f"{r['saved_mb_per_sample']:.2f}",
+            f"{r['saved_mb_per_patch']:.2f}",
+        ]
         if cuda:
             cells.append(f"{r.get('cuda_peak_mb_step', float('nan')):.1f}")
         lines.append("| " + " | ".join(cells) + " |")
@@ -537,11 +541,18 @@ def plot_errors(rows: list[dict], path: Path, title: str) -> None:
     colors = dict(zip(METHODS, ["tab:blue", "0.55", "tab:orange", "tab:green", "tab:red"]))
     for ax, case in zip(axes[0], cases):
         sub = [r for r in rows if r["case"] == case]
-        bars = ax.bar([r["method"] for r in sub], [r["relative_l2"] for r in sub],
-                      color=[colors[r["method"]] for r in sub])
+        bars = ax.bar(
+            [r["method"] for r in sub], [r["relative_l2"] for r in sub], color=[colors[r["method"]] for r in sub]
+        )
         for bar, r in zip(bars, sub):
-            ax.annotate(f"{r['relative_l2']:.3f}\n{r['params'] / 1e3:.0f}k", (bar.get_x() + bar.get_width() / 2,
-                        bar.get_height()), xytext=(0, 2), textcoords="offset points", ha="center", fontsize=7)
+            ax.annotate(
+                f"{r['relative_l2']:.3f}\n{r['params'] / 1e3:.0f}k",
+                (bar.get_x() + bar.get_width() / 2, bar.get_height()),
+                xytext=(0, 2),
+                textcoords="offset points",
+                ha="center",
+                fontsize=7,
+            )
         ax.set_title(case)
         ax.set_ylabel("test relative L2")
         ax.set_ylim(0, max(r["relative_l2"] for r in sub) * 1.3)
@@ -569,8 +580,12 @@ def main(argv: list[str] | None = None) -> dict:
     parser.add_argument("--threads", type=int, default=1, help="torch CPU threads, fixed for the whole run")
     parser.add_argument("--cases", default=",".join(CASES), help=f"comma-separated, from {','.join(CASES)}")
     parser.add_argument("--models", default=",".join(METHODS), help=f"comma-separated, from {','.join(METHODS)}")
-    parser.add_argument("--data-dir", type=Path, default=ROOT / "datasets" / "generated",
-                        help="cache of generated data, reused when present")
+    parser.add_argument(
+        "--data-dir",
+        type=Path,
+        default=ROOT / "datasets" / "generated",
+        help="cache of generated data, reused when present",
+    )
     parser.add_argument("--out", type=Path, default=RESULTS, help="directory of the JSON and PNGs")
     args = parser.parse_args(argv)
     if args.device == "cuda" and not torch.cuda.is_available():
@@ -581,19 +596,32 @@ def main(argv: list[str] | None = None) -> dict:
     device = torch.device("cuda", torch.cuda.current_device()) if args.device == "cuda" else torch.device("cpu")
     preset = PRESETS[args.preset]
     args.out.mkdir(parents=True, exist_ok=True)
-    print(f"{NAME}: preset {args.preset}, cases {cases}, methods {methods}, device={device}, threads={args.threads}",
-          flush=True)
+    print(
+        f"{NAME}: preset {args.preset}, cases {cases}, methods {methods}, device={device}, threads={args.threads}",
+        flush=True,
+    )
 
     rows: list[dict] = []
-    settings: dict[str, Any] = {"preset": args.preset, "lr": LR, "optimizer": "adam", "scheduler": "cosine",
-                                "loss": "relative_l2", "seed": SEED, "cases": {}}
+    settings: dict[str, Any] = {
+        "preset": args.preset,
+        "lr": LR,
+        "optimizer": "adam",
+        "scheduler": "cosine",
+        "loss": "relative_l2",
+        "seed": SEED,
+        "cases": {},
+    }
     start = time.perf_counter()
     for case in cases:
         cfg = preset[case]
         data = load_case(case, cfg, args.data_dir)
         settings["cases"][case] = {
-            "data": data["generator"], "n_train": data["n_train"], "n_test": data["n_test"],
-            "epochs": cfg["epochs"], "batch_size": cfg["batch_size"], **data.get("windows", {}),
+            "data": data["generator"],
+            "n_train": data["n_train"],
+            "n_test": data["n_test"],
+            "epochs": cfg["epochs"],
+            "batch_size": cfg["batch_size"],
+            **data.get("windows", {}),
         }
         rows += run_case(case, cfg, data, methods, device, args.out)
     targets = targets_of(rows)

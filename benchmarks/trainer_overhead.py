@@ -38,16 +38,16 @@ import datetime as _dt
 import math
 import statistics
 import sys
-import time
 import warnings
 from collections.abc import Callable
 from pathlib import Path
 
 import torch
+from _timing import EpochClock
 from torch.utils.data import DataLoader, Dataset
 
 from sciml.io import atomic_path, environment, write_json
-from sciml.training import Callback, Trainer
+from sciml.training import Trainer
 from sciml.training.metrics import relative_l2
 
 RESULTS = Path(__file__).resolve().parent / "results"
@@ -128,33 +128,6 @@ def relative_l2_loss(pred: torch.Tensor, y: torch.Tensor, **_: torch.Tensor) -> 
     return relative_l2(pred, y).mean()
 
 
-# ----------------------------------------------------------------------------- timing
-class EpochClock:
-    """Wall-clock stamps at epoch ends; ``durations()`` drops the warm-up epoch."""
-
-    def __init__(self, device: torch.device):
-        self.device = device
-        self.stamps: list[float] = []
-
-    def stamp(self) -> None:
-        if self.device.type == "cuda":
-            torch.cuda.synchronize(self.device)
-        self.stamps.append(time.perf_counter())
-
-    def durations(self) -> list[float]:
-        # stamps[0] is the start of the fit, so diffs[0] is the warm-up epoch
-        diffs = [b - a for a, b in zip(self.stamps[:-1], self.stamps[1:])]
-        return diffs[1:]
-
-
-class _ClockCallback(Callback):
-    def __init__(self, clock: EpochClock):
-        self.clock = clock
-
-    def on_epoch_end(self, trainer, epoch, logs) -> None:
-        self.clock.stamp()
-
-
 def run_bare_loop(model, dataset, cfg, device) -> tuple[list[float], float]:
     clock = EpochClock(device)
     model = model.to(device)
@@ -186,7 +159,7 @@ def run_sciml_trainer(model, dataset, cfg, device) -> tuple[list[float], float]:
         lr=LR,
         device=str(device),
         progress=False,
-        callbacks=[_ClockCallback(clock)],
+        callbacks=[clock],
     )
     clock.stamp()
     history = trainer.fit(dataset)
