@@ -5,7 +5,8 @@
 Generates a handful of samples per generator (small settings, seconds each) into
 ``OUT/NAME.h5`` and draws ``OUT/NAME.png``: space-time diagrams for 1-D evolution
 equations, input/solution fields for Darcy and vorticity snapshots for Navier-Stokes,
-attractor projections for the chaotic systems.
+attractor projections for the chaotic systems, phase portraits and time series for planar
+trajectories (oscillators, SDE paths), an image grid for the digits.
 """
 
 from __future__ import annotations
@@ -32,13 +33,62 @@ GALLERY = {
     "darcy2d": {"n": 3, "resolution": 64},
     "navier_stokes2d": {"n": 2, "resolution": 64, "t_final": 10.0, "n_times": 4},
     "chaos": {"n": 3, "system": "Lorenz", "n_periods": 20, "points_per_period": 100},
+    "digits": {"n": 40},
+    "oscillators": {"n": 4, "n_times": 26},
+    "spiral_sde": {"n": 64, "dt": 0.005},
 }
+
+
+def _plot_planar(f, name: str, plt):
+    """Phase portrait and components against time of 2-D trajectories (shared or per-sample times)."""
+    x, t = f["x"][()], f["t"][()]
+    times = t if t.ndim == 2 else np.broadcast_to(t, x.shape[:2])
+    irregular = t.ndim == 2
+    fig, axes = plt.subplots(1, 2, figsize=(9, 4))
+    style = {"lw": 0.8, "marker": "o", "ms": 3} if irregular else {"lw": 0.6, "alpha": 0.5}
+    for j, traj in enumerate(x):
+        color = f"C{j % 10}"
+        axes[0].plot(traj[:, 0], traj[:, 1], color=color, **style)
+        axes[1].plot(times[j], traj[:, 0], color=color, **style)
+    if not irregular and len(x) > 8:  # many sample paths: their mean and one standard deviation
+        mean, std = x.mean(0), x.std(0)
+        axes[1].plot(t, mean[:, 0], color="k", lw=2, label="mean")
+        axes[1].fill_between(t, mean[:, 0] - std[:, 0], mean[:, 0] + std[:, 0], color="k", alpha=0.15, label="± std")
+        axes[1].legend(fontsize=8)
+    axes[0].set_xlabel("x0"), axes[0].set_ylabel("x1"), axes[1].set_xlabel("t"), axes[1].set_ylabel("x0")
+    what = "irregularly observed trajectories" if irregular else "paths"
+    fig.suptitle(f"{name}: {f.attrs.get('system', '')}, {x.shape[0]} {what}", fontsize=9)
+    return fig
+
+
+def _plot_images(f, name: str, plt):
+    """A grid of the first samples as images (``image_shape`` attribute, else one row per sample)."""
+    x, y = f["x"][()], f["y"][()]
+    shape = tuple(f.attrs["image_shape"]) if "image_shape" in f.attrs else (1, int(np.prod(x.shape[1:])))
+    count = min(len(x), 40)
+    cols = min(count, 10)
+    rows = (count + cols - 1) // cols
+    fig, axes = plt.subplots(rows, cols, figsize=(1.1 * cols, 1.25 * rows), squeeze=False)
+    for k, ax in enumerate(axes.flat):
+        ax.set_xticks([]), ax.set_yticks([])
+        if k < count:
+            ax.imshow(x[k].reshape(shape), cmap="gray_r", vmin=0, vmax=1)
+            ax.set_title(str(y[k]), fontsize=8)
+        else:
+            ax.axis("off")
+    classes = f.attrs.get("classes", "")
+    fig.suptitle(f"{name}: {x.shape[0]} samples of {list(x.shape[1:])} features, {classes} classes", fontsize=9)
+    return fig
 
 
 def plot_file(name: str, path: Path, out: Path) -> Path:
     plt = _plt()
     with h5py.File(path, "r") as f:
-        if f.attrs["kind"] == "trajectories":
+        if f.attrs["kind"] == "samples":
+            fig = _plot_images(f, name, plt)
+        elif f.attrs["kind"] == "trajectories" and f["x"].shape[2] == 2:
+            fig = _plot_planar(f, name, plt)
+        elif f.attrs["kind"] == "trajectories":
             x = f["x"][()]
             fig, axes = plt.subplots(1, 2, figsize=(9, 4))
             for traj in x:

@@ -42,9 +42,10 @@ __all__ = [
 class DataConfig:
     """Which file and which samples.
 
-    ``kind`` picks the dataset: ``fields`` (:class:`~sciml.data.FieldDataset`) or
-    ``trajectories`` (:class:`~sciml.data.TrajectoryDataset`); ``options`` go to its
-    constructor (``mode``, ``history``, ``horizon``, ``context``, ...).
+    ``kind`` picks the dataset: ``fields`` (:class:`~sciml.data.FieldDataset`),
+    ``trajectories`` (:class:`~sciml.data.TrajectoryDataset`) or ``samples``
+    (:class:`~sciml.data.SampleDataset`); ``options`` go to its constructor (``mode``,
+    ``history``, ``horizon``, ``context``, ``flatten``, ...). ``normalize`` applies to fields.
     """
 
     path: str = ""

@@ -14,7 +14,7 @@ from typing import Any
 import torch
 
 from sciml.config import ExperimentConfig
-from sciml.data.datasets import FieldDataset, TrajectoryDataset
+from sciml.data.datasets import FieldDataset, SampleDataset, TrajectoryDataset
 from sciml.data.transforms import ChannelNormalizer, Normalized, fit_normalizers
 from sciml.errors import ConfigError, ShapeError
 from sciml.io import write_json
@@ -27,14 +27,16 @@ from sciml.training.trainer import Trainer, seed_everything
 
 __all__ = ["build_datasets", "build_run", "train_experiment", "evaluate_run"]
 
+_DATASETS = {"fields": FieldDataset, "trajectories": TrajectoryDataset, "samples": SampleDataset}
+
 
 def build_datasets(cfg: ExperimentConfig, splits=("train", "val", "test")) -> dict[str, Any]:
     """The configured dataset for each split."""
     if not cfg.data.path:
         raise ConfigError("data.path is empty; set it in the config or pass data.path=FILE.h5")
-    cls = {"fields": FieldDataset, "trajectories": TrajectoryDataset}.get(cfg.data.kind)
+    cls = _DATASETS.get(cfg.data.kind)
     if cls is None:
-        raise ConfigError(f"unknown data.kind '{cfg.data.kind}'; use 'fields' or 'trajectories'")
+        raise ConfigError(f"unknown data.kind '{cfg.data.kind}'; use one of {', '.join(_DATASETS)}")
     try:
         return {
             s: cls(cfg.data.path, s, fractions=cfg.data.fractions, split_seed=cfg.data.split_seed, **cfg.data.options)
@@ -67,24 +69,87 @@ def _model_out_channels(objective: Any, train: FieldDataset) -> int:
     return int(hook(train)) if hook is not None else train.out_channels
 
 
-def build_trajectory_model(cfg: ExperimentConfig, train: TrajectoryDataset) -> torch.nn.Module:
-    """A dynamics model (neural ODE, ...) whose state dimension ``dim`` is taken from the data."""
+def _model_parameters(name: str) -> Any:
     import inspect
 
     from sciml.registry import MODELS
 
+    return inspect.signature(MODELS.get(name)).parameters
+
+
+def _build_with_sizes_from_data(cfg: ExperimentConfig, sizes: dict[str, tuple[int, str]]) -> torch.nn.Module:
+    """Fill the model's size arguments from the data; ``sizes`` maps a keyword to (value, "the data has ...").
+
+    A size the user set that disagrees with the data is a one-line ShapeError naming both.
+    """
     kwargs = dict(cfg.model.kwargs)
-    params = inspect.signature(MODELS.get(cfg.model.name)).parameters
-    if "dim" in params:
-        given = kwargs.get("dim")
-        if given not in (None, "auto") and int(given) != train.dim:
+    for key, (value, what) in sizes.items():
+        given = kwargs.get(key)
+        if given not in (None, "auto") and int(given) != value:
             raise ShapeError(
-                f"model '{cfg.model.name}' has dim={given} but the trajectories have {train.dim} components; "
-                f"set model.kwargs.dim={train.dim} or remove it to infer it from the data"
+                f"model '{cfg.model.name}' has {key}={given} but {what}; "
+                f"set model.kwargs.{key}={value} or remove it to infer it from the data"
             )
-        kwargs["dim"] = train.dim
+        kwargs[key] = value
     cfg.model.kwargs = kwargs
     return build_model(cfg.model.name, kwargs)
+
+
+def build_trajectory_model(cfg: ExperimentConfig, train: TrajectoryDataset) -> torch.nn.Module:
+    """A dynamics model (neural ODE, neural SDE, ...) whose state dimension ``dim`` is taken from the data."""
+    sizes = {}
+    if "dim" in _model_parameters(cfg.model.name):
+        sizes["dim"] = (train.dim, f"the trajectories have {train.dim} components")
+    return _build_with_sizes_from_data(cfg, sizes)
+
+
+def build_sample_model(cfg: ExperimentConfig, train: SampleDataset) -> torch.nn.Module:
+    """A model of independent samples whose sizes come from the data.
+
+    ``in_features`` = the length of a (flat) ``x``; ``n_classes`` = the file's ``classes``
+    (classifiers); ``out_features`` = ``classes`` or the target dimension ``Dy``.
+    """
+    name = cfg.model.name
+    params = _model_parameters(name)
+    sizes: dict[str, tuple[int, str]] = {}
+    if "in_features" in params:
+        if len(train.feature_shape) > 1 and not train.flatten:
+            raise ShapeError(
+                f"model '{name}' takes flat feature vectors (in_features) but the samples of {train.path} have "
+                f"shape {list(train.feature_shape)}; set data.options.flatten=true"
+            )
+        sizes["in_features"] = (train.in_features, f"the samples have {train.in_features} features")
+    if "n_classes" in params:
+        if train.classes is None:
+            raise ShapeError(
+                f"model '{name}' is a classifier (n_classes) but {train.path} holds regression targets "
+                f"[N, {train.target_dim}]; use a regression model or a file with class labels"
+            )
+        sizes["n_classes"] = (train.classes, f"the data has {train.classes} classes")
+    if "out_features" in params:
+        out = train.classes if train.classes is not None else train.target_dim
+        what = f"{train.classes} classes" if train.classes is not None else f"{train.target_dim} targets per sample"
+        sizes["out_features"] = (out, f"the data has {what}")
+    return _build_with_sizes_from_data(cfg, sizes)
+
+
+def _check_metrics_fit(cfg: ExperimentConfig, train: Any) -> None:
+    """Class labels have no prediction-shaped target: refuse shape-comparing metrics before training."""
+    if isinstance(train, SampleDataset) and train.classes is not None and cfg.train.metrics:
+        raise ConfigError(
+            f"train.metrics {list(cfg.train.metrics)} compare predictions with same-shaped targets, but "
+            f"{train.path} holds class labels; set train.metrics=[] (the objective logs accuracy)"
+        )
+
+
+def _is_fields(data: Any) -> bool:
+    """Operator-learning items over fields (FieldDataset or an imported layout), not trajectories or samples."""
+    return not isinstance(data, (TrajectoryDataset, SampleDataset))
+
+
+def _eval_metrics(cfg: ExperimentConfig, data: Any) -> list[str]:
+    """The configured metrics, plus the Fourier band errors for fields (they need spatial axes)."""
+    return list(cfg.train.metrics) + (["fourier_bands"] if _is_fields(data) else [])
 
 
 def _objective(cfg: ExperimentConfig) -> Any:
@@ -134,8 +199,11 @@ def build_run(cfg: ExperimentConfig) -> tuple[Trainer, dict[str, Any]]:
     data = build_datasets(cfg)
     train = data["train"]
     objective = _objective(cfg)
+    _check_metrics_fit(cfg, train)
     if isinstance(train, TrajectoryDataset):
         model = build_trajectory_model(cfg, train)
+    elif isinstance(train, SampleDataset):
+        model = build_sample_model(cfg, train)
     else:
         out_channels = _model_out_channels(objective, train)
         model = build_model_for(cfg, train, out_channels)
@@ -183,7 +251,7 @@ def train_experiment(cfg: ExperimentConfig, *, resume: bool = False, plots: bool
     history = trainer.fit(data["train"], data["val"], resume=resume)
     if (run_dir / "best.pt").exists():
         trainer.model.load_state_dict(load_checkpoint(run_dir / "best.pt", map_location=trainer.device)["model"])
-    test = trainer.evaluate(data["test"], metrics=list(cfg.train.metrics) + ["fourier_bands"], prefix="test_")
+    test = trainer.evaluate(data["test"], metrics=_eval_metrics(cfg, data["test"]), prefix="test_")
     if is_main_process():
         write_json(run_dir / "test_metrics.json", test)
         if plots:
@@ -191,7 +259,7 @@ def train_experiment(cfg: ExperimentConfig, *, resume: bool = False, plots: bool
     return {"test": test, "history": history, "trainer": trainer}
 
 
-def _plots(trainer: Trainer, test: FieldDataset | TrajectoryDataset, history, run_dir: Path) -> None:
+def _plots(trainer: Trainer, test: FieldDataset | TrajectoryDataset | SampleDataset, history, run_dir: Path) -> None:
     from sciml.plotting import plot_fields, plot_history
 
     if history:
@@ -222,21 +290,21 @@ def evaluate_run(
     ds = build_datasets(cfg, splits=(split,))[split]
     split_name = split or "all"
     objective = _objective(cfg)
-    trajectories = isinstance(ds, TrajectoryDataset)
-    out_channels = 0 if trajectories else _model_out_channels(objective, ds)
+    fields = _is_fields(ds)  # trajectories and samples: sizes saved in the kwargs, no normalizers
+    out_channels = _model_out_channels(objective, ds) if fields else 0
     model = build_model(cfg.model.name, cfg.model.kwargs)
-    if cfg.data.normalize and not trajectories:
+    if cfg.data.normalize and fields:
         model = Normalized(model, ChannelNormalizer(ds.in_channels), ChannelNormalizer(out_channels))
     try:
         model.load_state_dict(blob["model"])
     except RuntimeError as exc:
         raise ShapeError(f"checkpoint in {run_dir} does not fit its own config ({str(exc).splitlines()[0]})") from None
-    if not trajectories:
+    if fields:
         _smoke_forward(model, ds[0], cfg.model.name, out_channels)
     trainer = Trainer(
         model, objective, max_epochs=1, batch_size=cfg.train.eval_batch_size, device=device, progress=False
     )
-    metrics = trainer.evaluate(ds, metrics=list(cfg.train.metrics) + ["fourier_bands"], prefix=f"{split_name}_")
+    metrics = trainer.evaluate(ds, metrics=_eval_metrics(cfg, ds), prefix=f"{split_name}_")
     out = Path(run_dir) if Path(run_dir).is_dir() else Path(run_dir).parent
     write_json(out / f"eval_{split_name}_metrics.json", {"data": cfg.data.path, **metrics})
     _plots(trainer, ds, blob["meta"].get("history", []), out)

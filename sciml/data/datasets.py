@@ -5,6 +5,7 @@ time, so files larger than memory work. Every item is a dict of tensors:
 
 ``FieldDataset``  ``x [Cx, *S]``, ``y [Cy, *S]``, ``index`` (and ``grid [d, *S]`` when asked)
 ``TrajectoryDataset``  ``x [context, D]``, ``y [horizon, D]``, ``t [context + horizon]``
+``SampleDataset``  ``x [*feature_shape]``, ``y`` (int64 label, or float32 ``[Dy]`` target), ``index``
 """
 
 from __future__ import annotations
@@ -20,12 +21,13 @@ import numpy as np
 import torch
 from torch.utils.data import Dataset
 
-from sciml.data.schema import open_h5
+from sciml.data.schema import open_h5, samples_layout
 from sciml.errors import ConfigError, DataError
 
-__all__ = ["FieldDataset", "TrajectoryDataset", "split_indices"]
+__all__ = ["FieldDataset", "TrajectoryDataset", "SampleDataset", "split_indices"]
 
 _SPLITS = ("train", "val", "test")
+_DATASET_FOR_KIND = {"fields": "FieldDataset", "trajectories": "TrajectoryDataset", "samples": "SampleDataset"}
 
 
 def split_indices(n: int, fractions: Sequence[float] = (0.8, 0.1, 0.1), seed: int = 0) -> dict[str, np.ndarray]:
@@ -187,7 +189,7 @@ class _AbstractH5Dataset(_LazyH5, Dataset):
             if kind != self.kind:
                 raise DataError(
                     f"{self.path} holds '{kind}' data but {type(self).__name__} reads '{self.kind}'; "
-                    f"use {'FieldDataset' if kind == 'fields' else 'TrajectoryDataset'}"
+                    f"use {_DATASET_FOR_KIND.get(kind, 'another dataset')} (data.kind: {kind})"
                 )
             self.attrs = {k: (v.item() if isinstance(v, np.generic) else v) for k, v in f.attrs.items()}
             self.content_sha256 = self.attrs.get("content_sha256")
@@ -336,3 +338,83 @@ class TrajectoryDataset(_AbstractH5Dataset):
             item["x"] = torch.from_numpy(np.ascontiguousarray(x[: self.context]))
             item["y"] = torch.from_numpy(np.ascontiguousarray(x[self.context :]))
         return item
+
+
+class SampleDataset(_AbstractH5Dataset):
+    """Independent samples (feature vectors, images) with a class label or a target vector.
+
+    Reads a ``samples`` file: each item is ``{"x": [*feature_shape] float32, "y": label,
+    "index"}`` where ``y`` is an int64 scalar (classification; the DataLoader stacks labels
+    to ``[batch]``) or a float32 ``[Dy]`` vector (regression).
+
+    Parameters
+    ----------
+    path : path-like
+        A sciml ``samples`` file.
+    split : {"train", "val", "test"} or None
+        Uses the file's ``splits`` group when present, else a deterministic random split.
+    flatten : bool
+        Give ``x`` as a flat vector ``[prod(feature_shape)]`` (images into MLP models).
+    fractions, split_seed :
+        Split used when the file has no ``splits`` group.
+
+    Attributes
+    ----------
+    feature_shape : tuple of int
+        Shape of one ``x`` as stored.
+    in_features : int
+        ``prod(feature_shape)``: the length of a flat ``x``.
+    classes : int or None
+        Number of classes (None for regression).
+    class_names : list of str or None
+    target_dim : int or None
+        ``Dy`` of regression targets (None for classification).
+    """
+
+    kind = "samples"
+
+    def __init__(
+        self,
+        path: str | os.PathLike[str],
+        split: str | None = "train",
+        *,
+        flatten: bool = False,
+        fractions: Sequence[float] = (0.8, 0.1, 0.1),
+        split_seed: int = 0,
+    ):
+        super().__init__(path, split, fractions, split_seed)
+        self.flatten = bool(flatten)
+
+    def _inspect(self, f: h5py.File) -> int:
+        layout = samples_layout(f, self.path)
+        self.feature_shape = layout["feature_shape"]
+        self.in_features = int(np.prod(self.feature_shape))
+        self.classes, self.target_dim = layout["classes"], layout["target_dim"]
+        self.class_names = layout["class_names"]
+        return int(f["x"].shape[0])
+
+    @property
+    def task(self) -> str:
+        """``"classification"`` or ``"regression"``."""
+        return "classification" if self.classes is not None else "regression"
+
+    def __len__(self) -> int:
+        return len(self.samples)
+
+    def __getitem__(self, i: int) -> dict[str, torch.Tensor]:
+        sample = int(self.samples[i])
+        x = np.asarray(self._read("x", sample), np.float32)
+        if self.flatten:
+            x = x.reshape(-1)
+        y = self._read("y", sample)
+        if self.classes is not None:
+            label = int(y)
+            if not 0 <= label < self.classes:
+                raise DataError(
+                    f"{self.path}: label {label} at sample {sample} is outside 0..{self.classes - 1}; "
+                    "fix the labels or the 'classes' attribute (sciml data info checks every label)"
+                )
+            target = torch.tensor(label, dtype=torch.int64)
+        else:
+            target = torch.from_numpy(np.asarray(y, np.float32))
+        return {"x": torch.from_numpy(np.ascontiguousarray(x)), "y": target, "index": torch.tensor(sample)}

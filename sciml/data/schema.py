@@ -1,6 +1,6 @@
 """The sciml HDF5 schema (version 1): write atomically, open, validate.
 
-Two kinds of files:
+Three kinds of files:
 
 ``fields``
     ``u`` float32 ``[N, T, C, *S]`` (T=1 for steady problems); optional ``a``
@@ -10,6 +10,10 @@ Two kinds of files:
 ``trajectories``
     ``x`` float ``[N, T, D]``; ``t`` ``[T]`` or ``[N, T]``; attributes ``system``,
     ``dt``, ``lyapunov_max``, ``dominant_period`` where known.
+``samples``
+    ``x`` float32 ``[N, *feature_shape]`` (one feature vector, image, ... per sample) and
+    ``y``: int64 ``[N]`` class labels (file attribute ``classes`` = number of classes,
+    optional ``class_names``, a JSON list) or float32 ``[N, Dy]`` regression targets.
 
 File attributes: ``sciml_schema``, ``kind``, ``generator``, ``params`` (JSON), ``seed``,
 ``sciml_version``, ``created_utc``, ``solver`` (JSON) and ``content_sha256`` (SHA-256 of
@@ -44,8 +48,10 @@ __all__ = [
     "Provenance",
     "FieldsWriter",
     "TrajectoriesWriter",
+    "SamplesWriter",
     "write_fields",
     "write_trajectories",
+    "write_samples",
     "open_h5",
     "validate",
     "content_checksum",
@@ -53,8 +59,8 @@ __all__ = [
 ]
 
 SCHEMA_VERSION = 1
-_KINDS = ("fields", "trajectories")
-_REQUIRED = {"fields": ("u", "t"), "trajectories": ("x", "t")}
+_KINDS = ("fields", "trajectories", "samples")
+_REQUIRED = {"fields": ("u", "t"), "trajectories": ("x", "t"), "samples": ("x", "y")}
 _HDF5_SIGNATURE = b"\x89HDF\r\n\x1a\n"
 
 
@@ -413,6 +419,162 @@ def write_trajectories(
     return w.close(splits=splits)
 
 
+class SamplesWriter(_Writer):
+    """Stream a ``samples`` file (feature vectors or images with labels or targets) batch by batch.
+
+    Parameters
+    ----------
+    path : path-like
+        Final file name; written under a temporary name until :meth:`close`.
+    n_samples : int
+        N, the number of samples.
+    x_shape : tuple
+        ``feature_shape`` of one sample of ``x``: ``(F,)`` for feature vectors, ``(H, W)``
+        for images, ...
+    provenance : Provenance
+    classes : int, optional
+        Classification: ``y`` holds int64 labels ``[N]`` in ``0 .. classes-1``.
+    class_names : sequence of str, optional
+        One name per class (classification only).
+    target_dim : int, optional
+        Regression: ``y`` holds float32 targets ``[N, target_dim]``. Give exactly one of
+        ``classes`` and ``target_dim``.
+    extra_attrs : dict, optional
+        More file attributes (e.g. ``image_shape`` of flattened images).
+
+    Examples
+    --------
+    >>> import numpy as np, tempfile, os
+    >>> path = os.path.join(tempfile.mkdtemp(), "demo.h5")
+    >>> with SamplesWriter(path, 3, (4,), Provenance("user"), classes=2) as w:
+    ...     w.write(np.zeros((3, 4)), np.array([0, 1, 1]))
+    >>> info = validate(path)
+    >>> info.kind, info.shapes["y"], info.attrs["classes"]
+    ('samples', (3,), 2)
+    """
+
+    kind = "samples"
+
+    def __init__(
+        self,
+        path: str | os.PathLike[str],
+        n_samples: int,
+        x_shape: Sequence[int],
+        provenance: Provenance,
+        *,
+        classes: int | None = None,
+        class_names: Sequence[str] | None = None,
+        target_dim: int | None = None,
+        extra_attrs: Mapping[str, Any] | None = None,
+        dtype: Any = np.float32,
+        overwrite: bool = True,
+    ):
+        x_shape = tuple(int(s) for s in x_shape)
+        if not x_shape or min(x_shape) < 1:
+            raise DataError(f"samples need a non-empty feature shape of positive sizes, got {x_shape}")
+        if (classes is None) == (target_dim is None):
+            raise DataError(
+                "give exactly one of classes= (integer labels, classification) and target_dim= (float targets, regression)"
+            )
+        if classes is not None and int(classes) < 1:
+            raise DataError(f"classes must be >= 1, got {classes}")
+        if target_dim is not None and int(target_dim) < 1:
+            raise DataError(f"target_dim must be >= 1, got {target_dim}")
+        if class_names is not None and (classes is None or len(class_names) != int(classes)):
+            raise DataError(f"class_names needs one name per class ({classes}), got {len(class_names)}")
+        super().__init__(path, provenance, overwrite=overwrite)
+        try:
+            self.classes = None if classes is None else int(classes)
+            self._create_sample_dataset("x", (n_samples, *x_shape), dtype)
+            if self.classes is not None:
+                self._create_sample_dataset("y", (n_samples,), np.int64)
+            else:
+                self._create_sample_dataset("y", (n_samples, int(target_dim)), np.float32)
+            self._attrs: dict[str, Any] = dict(extra_attrs or {})
+            if self.classes is not None:
+                self._attrs["classes"] = self.classes
+                if class_names is not None:
+                    self._attrs["class_names"] = json.dumps([str(c) for c in class_names])
+        except BaseException as exc:
+            self.abort(exc)
+            raise
+
+    def write(self, x: np.ndarray, y: np.ndarray) -> None:
+        """Append a batch: ``x [B, *feature_shape]`` and ``y [B]`` (labels) or ``[B, Dy]`` (targets)."""
+        try:
+            y = np.asarray(y)
+            start = self._n_written["y"]
+            if self.classes is not None:
+                if not np.issubdtype(y.dtype, np.integer):
+                    raise DataError(
+                        f"class labels must be integers, got dtype {y.dtype} in 'y' (batch from sample {start}); "
+                        "cast them with y.astype(np.int64), or write float targets [N, Dy] with target_dim="
+                    )
+                bad = np.flatnonzero((y < 0) | (y >= self.classes)) if y.size else []
+                if len(bad):
+                    raise DataError(
+                        f"label {int(y.reshape(-1)[bad[0]])} at sample {start + int(bad[0])} is outside 0..{self.classes - 1}; "
+                        f"fix the labels or raise classes"
+                    )
+            elif not np.issubdtype(y.dtype, np.floating):
+                raise DataError(
+                    f"regression targets must be floats, got dtype {y.dtype} in 'y'; "
+                    "for integer class labels create the writer with classes="
+                )
+            self._append("x", x)
+            self._append("y", y)
+        except BaseException as exc:
+            self.abort(exc)
+            raise
+
+    def close(self, splits=None, extra_attrs=None) -> str:
+        return super().close(splits=splits, extra_attrs={**self._attrs, **(extra_attrs or {})})
+
+
+def write_samples(
+    path: str | os.PathLike[str],
+    x: np.ndarray,
+    y: np.ndarray,
+    provenance: Provenance,
+    *,
+    classes: int | None = None,
+    class_names: Sequence[str] | None = None,
+    splits: Mapping[str, Sequence[int]] | None = None,
+    **extra_attrs: Any,
+) -> str:
+    """Write a whole in-memory ``samples`` dataset. Returns ``content_sha256``.
+
+    Integer ``y [N]`` are class labels (``classes`` defaults to ``max(y) + 1``); float
+    ``y [N, Dy]`` are regression targets.
+    """
+    x, y = np.asarray(x), np.asarray(y)
+    if np.issubdtype(y.dtype, np.integer):
+        if y.ndim != 1:
+            raise DataError(
+                f"class labels must be [N], got shape {y.shape}; flatten them or write float targets [N, Dy]"
+            )
+        n_classes = int(classes) if classes is not None else int(y.max(initial=-1)) + 1
+        kwargs: dict[str, Any] = {"classes": n_classes, "class_names": class_names}
+    else:
+        if classes is not None:
+            raise DataError(
+                f"classes={classes} was given but the labels have dtype {y.dtype}; pass integer labels (y.astype(np.int64))"
+            )
+        if y.ndim != 2:
+            raise DataError(
+                f"regression targets must be [N, Dy], got shape {y.shape}; reshape them (y[:, None] for one target) "
+                "or pass integer class labels"
+            )
+        kwargs = {"target_dim": y.shape[1]}
+    if x.ndim < 2:
+        raise DataError(f"x must be [N, *feature_shape], got shape {x.shape}; use x[:, None] for one feature")
+    if x.shape[0] != y.shape[0]:
+        raise DataError(f"x has {x.shape[0]} samples but y has {y.shape[0]}; pass one label/target per sample")
+    w = SamplesWriter(path, x.shape[0], x.shape[1:], provenance, extra_attrs=extra_attrs, **kwargs)
+    w.write(x, y)
+    return w.close(splits=splits)
+
+
 # ----------------------------------------------------------------------------- reading
 
 
@@ -467,6 +629,49 @@ def _check_header(f: h5py.File, p: Path) -> None:
             raise DataError(
                 f"{p} is missing the dataset '{key}' required for kind '{kind}'; the file is incomplete: regenerate it"
             )
+    if kind == "samples":
+        samples_layout(f, p)
+
+
+def samples_layout(f: h5py.File, p: Path | str) -> dict[str, Any]:
+    """Shapes and dtypes of a ``samples`` file (no data read); one-line DataError when wrong.
+
+    Returns ``{"feature_shape", "classes", "target_dim", "class_names"}`` (``classes`` None
+    for regression, ``target_dim`` None for classification).
+    """
+    x, y = f["x"], f["y"]
+    if x.ndim < 2 or not np.issubdtype(x.dtype, np.floating):
+        raise DataError(f"{p}: 'x' must be float [N, *feature_shape], got {x.dtype} of shape {x.shape}")
+    if y.shape[:1] != x.shape[:1]:
+        raise DataError(
+            f"{p}: 'y' has {y.shape[0] if y.ndim else 0} samples but 'x' has {x.shape[0]}; regenerate the file"
+        )
+    if np.issubdtype(y.dtype, np.integer):
+        if y.ndim != 1:
+            raise DataError(
+                f"{p}: integer labels 'y' must be [N], got shape {y.shape}; store one class label per sample"
+            )
+        classes = f.attrs.get("classes")
+        if classes is None or int(classes) < 1:
+            raise DataError(
+                f"{p}: integer labels 'y' need the file attribute 'classes' (number of classes >= 1); add it, e.g. "
+                "f.attrs['classes'] = 10"
+            )
+        names = f.attrs.get("class_names")
+        names = json.loads(names) if names is not None else None
+        return {"feature_shape": tuple(x.shape[1:]), "classes": int(classes), "target_dim": None, "class_names": names}
+    if np.issubdtype(y.dtype, np.floating):
+        if y.ndim != 2:
+            raise DataError(
+                f"{p}: float targets 'y' must be [N, Dy], got shape {y.shape}; class labels must be stored as int64"
+            )
+        return {
+            "feature_shape": tuple(x.shape[1:]),
+            "classes": None,
+            "target_dim": int(y.shape[1]),
+            "class_names": None,
+        }
+    raise DataError(f"{p}: 'y' has dtype {y.dtype}; store int64 class labels [N] or float32 regression targets [N, Dy]")
 
 
 @dataclass
@@ -485,7 +690,9 @@ class FileInfo:
         lines = [f"{self.path}: sciml schema {SCHEMA_VERSION}, kind={self.kind}, {self.n_samples} samples"]
         for k, s in self.shapes.items():
             lines.append(f"  {k:<12} {list(s)}")
-        for k in ("generator", "seed", "params", "solver", "system", "dt", "lyapunov_max", "dominant_period", "created_utc", "sciml_version"):
+        shown = ("generator", "seed", "params", "solver", "system", "dt", "lyapunov_max", "dominant_period")
+        shown += ("classes", "class_names", "image_shape", "created_utc", "sciml_version")
+        for k in shown:
             if k in self.attrs:
                 lines.append(f"  @{k:<11} {self.attrs[k]}")
         if self.splits:
@@ -502,7 +709,7 @@ def content_checksum(path: str | os.PathLike[str]) -> str | None:
 
 
 def _sample_datasets(f: h5py.File) -> list[str]:
-    names = ["u", "a", "params"] if f.attrs["kind"] == "fields" else ["x"]
+    names = {"fields": ["u", "a", "params"], "samples": ["x", "y"]}.get(str(f.attrs["kind"]), ["x"])
     if f.attrs["kind"] == "trajectories" and f["t"].ndim == 2:
         names.append("t")
     return [n for n in names if n in f]
@@ -532,9 +739,10 @@ def validate(path: str | os.PathLike[str], *, check_finite: bool = True) -> File
                 raise DataError(f"{p}: 'u' must be [N, T, C, *S], got shape {u.shape}")
             if f["t"].shape[0] != u.shape[1]:
                 raise DataError(f"{p}: 't' has {f['t'].shape[0]} times but 'u' has {u.shape[1]}")
-        else:
+        elif kind == "trajectories":
             if f["x"].ndim != 3:
                 raise DataError(f"{p}: 'x' must be [N, T, D], got shape {f['x'].shape}")
+        classes = samples_layout(f, p)["classes"] if kind == "samples" else None
         for name in sample_names:
             ds = f[name]
             h = hashlib.sha256()
@@ -549,9 +757,11 @@ def validate(path: str | os.PathLike[str], *, check_finite: bool = True) -> File
                     ) from None
                 if check_finite:
                     _check_finite_file(p, name, block, start)
+                if classes is not None and name == "y":
+                    _check_labels(p, block, start, classes)
                 h.update(np.ascontiguousarray(block).tobytes())
             digests[name] = h.hexdigest()
-        static = ["t"] if "t" not in sample_names else []
+        static = ["t"] if "t" in f and "t" not in sample_names else []
         if "coords" in f:
             static += [f"coords/{k}" for k in f["coords"]]
         for name in static:
@@ -578,6 +788,16 @@ def _check_finite_file(p: Path, name: str, block: np.ndarray, start: int) -> Non
         raise DataError(
             f"{p}: non-finite values (NaN/inf) in '{name}' at sample {i}; "
             "drop that sample or regenerate the data with a smaller time step"
+        )
+
+
+def _check_labels(p: Path, block: np.ndarray, start: int, classes: int) -> None:
+    bad = np.flatnonzero((block < 0) | (block >= classes))
+    if bad.size:
+        i = int(bad[0])
+        raise DataError(
+            f"{p}: label {int(block[i])} at sample {start + i} is outside 0..{classes - 1} (attribute classes={classes}); "
+            "fix the labels or the 'classes' attribute"
         )
 
 

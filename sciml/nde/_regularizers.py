@@ -31,6 +31,7 @@ __all__ = [
     "GlobalErrorRegularizer",
     "GlobalStiffnessRegularizer",
     "LocalErrorRegularizer",
+    "SDEGlobalErrorRegularizer",
     "SDELocalErrorRegularizer",
     "STEER",
     "REGULARIZERS",
@@ -41,7 +42,8 @@ SCHEDULES = ("constant", "exponential")
 SAMPLINGS = ("unbiased", "biased")
 
 REGULARIZERS: dict[str, type] = {}
-"""Regularizers by name: ``global_error``, ``global_stiffness``, ``local_error``, ``sde_local_error``, ``steer``.
+"""Regularizers by name: ``global_error``, ``global_stiffness``, ``local_error``, ``sde_global_error``,
+``sde_local_error``, ``steer``.
 
 A plain name table rather than a :class:`~sciml.registry.Registry`: looking a regularizer up
 must not import every plugin of the package.
@@ -155,6 +157,14 @@ def _zero_like(dynamics, y0: torch.Tensor | None) -> torch.Tensor:
     return parameter.new_zeros(()) if parameter is not None else torch.zeros(())
 
 
+def _error_times_step(errors: torch.Tensor, h: torch.Tensor, aggregate: str, squared: bool) -> torch.Tensor:
+    """``sum_j EEst_j |h_j|`` (or the mean; ``EEst_j**2`` when ``squared``) over the recorded steps."""
+    if errors.numel() == 0:
+        return errors.new_zeros(())
+    values = (errors * errors if squared else errors) * h.abs().to(errors.dtype)
+    return values.sum() if aggregate == "sum" else values.mean()
+
+
 def _sciml_stats(dynamics, field: str, regularizer: str):
     if not isinstance(dynamics, NeuralODE) or dynamics.backend != "sciml":
         raise ConfigError(
@@ -210,10 +220,7 @@ class GlobalErrorRegularizer(AbstractRegularizer):
     def penalty(self, dynamics, y0: torch.Tensor | None = None, **kwargs) -> torch.Tensor:
         stats, errors = _sciml_stats(dynamics, "error_estimate", type(self).__name__)
         self.last_nfe = 0
-        if errors.numel() == 0:
-            return errors.new_zeros(())
-        values = (errors * errors if self.squared else errors) * stats.h.abs().to(errors.dtype)
-        return values.sum() if self.aggregate == "sum" else values.mean()
+        return _error_times_step(errors, stats.h, self.aggregate, self.squared)
 
     def config(self) -> dict[str, Any]:
         return {**super().config(), "aggregate": self.aggregate, "squared": self.squared}
@@ -254,6 +261,68 @@ class GlobalStiffnessRegularizer(AbstractRegularizer):
         return {**super().config(), "aggregate": self.aggregate}
 
 
+class SDEGlobalErrorRegularizer(AbstractRegularizer):
+    r"""Penalize the error estimates of all accepted steps of an SDE solve (Pal et al., ICML 2021).
+
+    The SDE version of :class:`GlobalErrorRegularizer`: ``R_E = sum_j EEst_j |h_j|``
+    (``aggregate="sum"``) or the mean over steps, ``EEst_j**2 |h_j|`` with ``squared=True``.
+    ``EEst_j`` is the scaled RMS of the Milstein minus Euler-Maruyama difference
+    ``0.5 g g' (dW_j**2 - h_j)`` on the step's own Brownian increment, recorded by
+    :func:`~sciml.numerics.sdeint`. It is the estimate that controls the step size of the
+    adaptive ``milstein_em`` method, so a small sum means large adaptive steps. Because
+    ``dW_j**2 - h_j`` changes sign from step to step, the term pushes ``g g'`` itself
+    towards 0, that is, towards noise that depends less on the state. With
+    ``NeuralSDE(drift_error=True)`` EEst also holds the drift's Euler/trapezoid difference
+    ``0.5 h (f(t_{j+1}, y_{j+1}) - f(t_j, y_j))``, and the term smooths the drift as well,
+    like the ODE version.
+
+    Needs ``NeuralSDE(backend="sciml")`` (any of its methods: ``euler`` and ``milstein``
+    record EEst with fixed steps, where the term is a smooth function of the parameters for
+    a fixed Brownian path; ``milstein_em`` with adaptive steps). The gradient runs through
+    every step (discretize-then-optimize).
+
+    Parameters
+    ----------
+    weight, schedule, decay
+        See :class:`AbstractRegularizer`.
+    aggregate : {"sum", "mean"}
+    squared : bool
+    """
+
+    name = "sde_global_error"
+
+    def __init__(
+        self,
+        weight: float = 1.0,
+        *,
+        schedule: str = "constant",
+        decay: float = 1.0,
+        aggregate: str = "sum",
+        squared: bool = False,
+    ):
+        super().__init__(weight, schedule=schedule, decay=decay)
+        if aggregate not in ("sum", "mean"):
+            raise ConfigError(f"unknown aggregate {aggregate!r}; valid names: mean, sum")
+        self.aggregate, self.squared = aggregate, bool(squared)
+
+    def penalty(self, dynamics, y0: torch.Tensor | None = None, **kwargs) -> torch.Tensor:
+        if not isinstance(dynamics, NeuralSDE) or dynamics.backend != "sciml":
+            backend = getattr(dynamics, "backend", None)
+            raise ConfigError(
+                f"SDEGlobalErrorRegularizer reads the per-step error estimates of the instrumented SDE solver: it needs "
+                f"a NeuralSDE with backend='sciml' (got {type(dynamics).__name__} with backend {backend!r}); "
+                "torchsde records no steps, use SDELocalErrorRegularizer with it"
+            )
+        stats = dynamics.last_stats
+        if stats is None or stats.error_estimate is None or stats.h is None:
+            raise ConfigError("SDEGlobalErrorRegularizer: solve the NeuralSDE first (it reads last_stats)")
+        self.last_nfe = 0
+        return _error_times_step(stats.error_estimate, stats.h, self.aggregate, self.squared)
+
+    def config(self) -> dict[str, Any]:
+        return {**super().config(), "aggregate": self.aggregate, "squared": self.squared}
+
+
 class LocalErrorRegularizer(AbstractRegularizer):
     r"""Penalize the error estimate of one step at a random time (Pal et al., ICML 2023).
 
@@ -266,8 +335,11 @@ class LocalErrorRegularizer(AbstractRegularizer):
     only, not the solver's internals.
 
     Cost: ``unbiased`` adds ``t_reg`` as an output time of the forward solve (free: dense
-    output) plus one step (``stages + 1`` evaluations); ``biased`` needs a second solve from
-    ``t0`` to ``t_reg`` (the step times are known only after the first).
+    output) plus one step (``stages + 1`` evaluations). ``biased`` with the ``sciml``
+    backend starts from the state the solver recorded at the drawn step
+    (``last_stats.y[j]``, in the autograd graph), so it also costs one step only. With the
+    torchdiffeq backends, which record no states, it needs a second solve from ``t0`` to
+    ``t_reg`` (the step times are known only after the first solve).
 
     Parameters
     ----------
@@ -318,12 +390,14 @@ class LocalErrorRegularizer(AbstractRegularizer):
                 f"LocalErrorRegularizer needs an embedded pair; method {dynamics.method!r} has none (use dopri5, tsit5 or bs3)"
             )
 
-    def _sample_biased(self, dynamics) -> float:
+    def _sample_biased(self, dynamics) -> tuple[float, torch.Tensor | None]:
+        """A uniformly drawn accepted step of the last solve: its start time, and its start state if recorded."""
         stats = dynamics.last_stats
         if stats is None or stats.t is None or stats.t.numel() == 0:
             raise ConfigError("biased sampling draws t_reg among the accepted steps of the last solve: solve first")
         index = int(torch.randint(stats.t.numel(), (), generator=self.generator))
-        return float(stats.t[index])
+        states = getattr(stats, "y", None)
+        return float(stats.t[index]), (states[index] if states is not None else None)
 
     def step_penalty(self, dynamics, t_reg: float, y_reg: torch.Tensor) -> torch.Tensor:
         """``EEst * |h|`` of one step of the NeuralODE's embedded pair from ``y_reg`` at ``t_reg``."""
@@ -356,18 +430,20 @@ class LocalErrorRegularizer(AbstractRegularizer):
         """The unweighted term; integrates from ``y0`` to ``t_reg`` unless ``y_reg`` is given.
 
         ``t_reg`` defaults to a draw of the configured sampling over the span of the last
-        solve (``t_span`` before any).
+        solve (``t_span`` before any). A biased draw after a ``sciml`` solve comes with the
+        recorded state at ``t_reg``, so nothing is integrated again.
         """
         self._check(dynamics)
         solve_nfe = 0
         times = dynamics.last_times
         t0, t1 = dynamics.t_span if times is None else (float(times[0]), float(times[-1]))
         if t_reg is None:
-            t_reg = (
-                t0 + (t1 - t0) * _uniform(self.generator)
-                if self.sampling == "unbiased"
-                else self._sample_biased(dynamics)
-            )
+            if self.sampling == "unbiased":
+                t_reg = t0 + (t1 - t0) * _uniform(self.generator)
+            else:
+                t_reg, recorded = self._sample_biased(dynamics)
+                if y_reg is None:
+                    y_reg = recorded
         self.last_t_reg = float(t_reg)
         if y_reg is None:
             if y0 is None:
@@ -598,6 +674,7 @@ for _cls in (
     GlobalErrorRegularizer,
     GlobalStiffnessRegularizer,
     LocalErrorRegularizer,
+    SDEGlobalErrorRegularizer,
     SDELocalErrorRegularizer,
     STEER,
 ):

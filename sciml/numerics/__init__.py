@@ -1,4 +1,4 @@
-"""Numerical methods without learnable state: Runge-Kutta tableaus and integrators."""
+"""Numerical methods without learnable state: Runge-Kutta tableaus, ODE and SDE integrators."""
 
 from sciml.numerics.rk import (
     SolverError,
@@ -9,6 +9,7 @@ from sciml.numerics.rk import (
     scaled_error_norm,
     stiffness_estimate,
 )
+from sciml.numerics.sde import SDE_METHODS, SDEMethod, SDEStats, milstein_step, sdeint
 from sciml.numerics.tableaus import (
     BS3,
     DOPRI5,
@@ -36,4 +37,9 @@ __all__ = [
     "rk_step",
     "scaled_error_norm",
     "stiffness_estimate",
+    "SDE_METHODS",
+    "SDEMethod",
+    "SDEStats",
+    "milstein_step",
+    "sdeint",
 ]

@@ -100,6 +100,12 @@ class SolverStats:
         Number of evaluations of ``func``.
     n_accepted, n_rejected : int
         Numbers of accepted and rejected steps.
+    y : Tensor or None, shape [n_accepted, *state]
+        The state at the start of each accepted step, ``y(t[j])``, still in the autograd
+        graph (the solver computed these states anyway: recording costs a copy, no
+        evaluation). The biased local regularizer starts its step from one of them instead
+        of solving again to ``t[j]``. ``None`` when ``record=False`` and for the
+        torchdiffeq backends.
     """
 
     method: str
@@ -110,6 +116,7 @@ class SolverStats:
     nfe: int
     n_accepted: int
     n_rejected: int
+    y: torch.Tensor | None = None
 
     def summary(self) -> dict[str, float]:
         """Scalars for logging: counts, and mean/max of the recorded per-step quantities."""
@@ -489,6 +496,7 @@ def odeint(
     step_sizes: list[float] = []
     error_estimates: list[torch.Tensor] = []
     stiffness_estimates: list[torch.Tensor] = []
+    step_states: list[torch.Tensor] = []
     t_n, y_n, f_n = t_start, y0, f_start
     previous_error = 1.0
     previous_rejected = False
@@ -551,6 +559,7 @@ def odeint(
         if record:
             step_starts.append(t_n)
             step_sizes.append(signed_step)
+            step_states.append(y_n)
             if error_estimate is not None:
                 error_estimates.append(error_estimate)
             stiffness = stiffness_estimate(stages, signed_step, tableau)
@@ -581,6 +590,7 @@ def odeint(
         nfe=field.count,
         n_accepted=n_accepted,
         n_rejected=n_rejected,
+        y=torch.stack(step_states) if record else None,
     )
     return torch.stack(outputs), stats
 

@@ -361,7 +361,9 @@ class Trainer:
     def evaluate(self, data: Any, metrics: Sequence[str] | None = None, prefix: str = "") -> dict[str, float]:
         """Objective loss and metrics averaged over every sample of ``data``.
 
-        Returns ``{prefix+"loss": ..., prefix+metric: ...}``.
+        Returns ``{prefix+"loss": ..., prefix+metric: ...}``, plus the objective's other
+        scalar outputs (NFE, accuracy, task loss, ...) as ``prefix+key``, averaged over
+        samples (each batch weighted by its size); a metric of the same name wins.
         """
         metrics = self.metrics if metrics is None else tuple(metrics)
         self.model.eval()
@@ -370,6 +372,8 @@ class Trainer:
         count = 0
         loss_sum = torch.zeros((), dtype=torch.float64, device=self.device)
         n_batches = 0
+        extras: dict[str, Any] = {}
+        n_extra = 0
         loader = self._loader(data, train=False) if isinstance(data, Dataset) else data
         for batch in loader:
             batch = move_batch(batch, self.device)
@@ -377,6 +381,14 @@ class Trainer:
                 out = self.objective(self.model, batch)
             loss_sum += out["loss"].detach().to(torch.float64)
             n_batches += 1
+            size = int(batch["x"].shape[0]) if torch.is_tensor(batch.get("x")) and batch["x"].ndim else 1
+            for key, value in out.items():
+                scalar = value.numel() == 1 if torch.is_tensor(value) else isinstance(value, (int, float))
+                if key not in ("loss", "pred") and scalar:
+                    # summed on the device: no host sync per batch
+                    value = torch.as_tensor(value, device=self.device).detach().reshape(()).to(torch.float64)
+                    extras[key] = extras.get(key, 0.0) + value * size
+            n_extra += size
             if metrics and "y" in batch:
                 # objectives may return their prediction under "pred" to spare a second forward
                 pred = out["pred"] if "pred" in out else self._predict_batch(batch)
@@ -386,6 +398,7 @@ class Trainer:
         if n_batches == 0:
             raise ConfigError("the evaluation data yielded no batches; check the split")
         result = {f"{prefix}loss": float(loss_sum / n_batches)}
+        result.update({f"{prefix}{k}": float(v) / n_extra for k, v in extras.items()})
         for k, v in totals.items():
             result[f"{prefix}{k}"] = float(v / count)
         return result

@@ -131,6 +131,35 @@ def test_biased_sampling_draws_accepted_step_times():
     assert float(term.detach()) > 0
 
 
+@pytest.mark.parametrize("adaptive", [False, True], ids=["fixed_steps", "adaptive"])
+def test_biased_sampling_on_sciml_starts_from_the_recorded_state(adaptive):
+    # the recorded start state of step j replaces the second solve from t0 to t_j
+    if adaptive:
+        ode, tolerance = NeuralODE(TinyField(), rtol=1e-10, atol=1e-12), 1e-6
+    else:  # a second solve to t_j = j h retraces the same steps: equal to round-off
+        ode, tolerance = NeuralODE(TinyField(), step_size=0.125, rtol=1e-3, atol=1e-4), 1e-12
+    regularizer = LocalErrorRegularizer(
+        weight=1.0, sampling="biased", rtol=1e-4, atol=1e-6, generator=torch.Generator().manual_seed(3)
+    )
+    plain = ode(_y0())
+    model_nfe = ode.last_stats.nfe
+    output, term = regularizer.solve(ode, _y0())
+    stats = ode.last_stats
+    assert torch.equal(output, plain) and stats.nfe == model_nfe
+    assert stats.y.shape == (stats.n_accepted, 2, 2) and torch.equal(stats.y[0], _y0())
+    # the overhead is one regularizing step: f0, the heuristic's probe and 6 more dopri5 stages
+    assert regularizer.last_nfe == DOPRI5.stages + 1 == 8
+    index = stats.t.tolist().index(regularizer.last_t_reg)
+    assert float(term.detach()) == float(regularizer.step_penalty(ode, regularizer.last_t_reg, stats.y[index]).detach())
+    assert term.requires_grad
+    for j in range(1, stats.n_accepted):  # against the old path: a second solve to t_j
+        t_j = float(stats.t[j])
+        recorded = float(regularizer.step_penalty(ode, t_j, stats.y[j]).detach())
+        second_solve = float(regularizer.penalty(ode, _y0(), t_reg=t_j).detach())
+        assert regularizer.last_nfe > 8 + 6 * j  # the second solve costs at least 6 evaluations per step
+        assert recorded == pytest.approx(second_solve, rel=tolerance), j
+
+
 def test_steer_draws_end_times_in_training_only():
     ode = NeuralODE(TinyField(), rtol=1e-6, atol=1e-8, t_span=(0.0, 1.0))
     steer = STEER(half_width=0.3, generator=torch.Generator().manual_seed(0))
@@ -158,7 +187,8 @@ def test_regularizer_errors_are_clear():
     with pytest.raises(ConfigError, match="bs3 has no stage pair"):
         GlobalStiffnessRegularizer()(bs3)
     with pytest.raises(
-        UnknownNameError, match="valid names: global_error, global_stiffness, local_error, sde_local_error, steer, none"
+        UnknownNameError,
+        match="valid names: global_error, global_stiffness, local_error, sde_global_error, sde_local_error, steer, none",
     ):
         build_regularizer("local")
     with pytest.raises(ConfigError, match="schedule"):
@@ -204,10 +234,20 @@ def test_local_regularizer_gradcheck():
         output, value = regularizer.solve(ode, y0)
         return output.sum() + 100.0 * value
 
+    def solve_and_biased_term(y0, *params):  # the term starts from a recorded state of the solve
+        ode = _fixed_step_ode(params)
+        regularizer = LocalErrorRegularizer(
+            weight=1.0, sampling="biased", step_size=0.1, generator=torch.Generator().manual_seed(3)
+        )
+        output, value = regularizer.solve(ode, y0)
+        assert regularizer.last_t_reg > 0.0 and regularizer.last_nfe == 7  # f0 + 6 stages with a fixed h
+        return output.sum() + 100.0 * value
+
     inputs = (_y0(requires_grad=True), *_tiny_params())
     assert float(term(*inputs).detach()) > 0
     assert torch.autograd.gradcheck(term, inputs, eps=1e-6, atol=1e-7, rtol=1e-5)
     assert torch.autograd.gradcheck(solve_and_term, inputs, eps=1e-6, atol=1e-7, rtol=1e-5)
+    assert torch.autograd.gradcheck(solve_and_biased_term, inputs, eps=1e-6, atol=1e-7, rtol=1e-5)
 
 
 # ----------------------------------------------------------------- gradients: adjoint vs direct

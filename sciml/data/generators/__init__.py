@@ -22,10 +22,13 @@ from sciml.data.generators import advection as _advection  # noqa: F401  (regist
 from sciml.data.generators import burgers as _burgers  # noqa: F401  (registers burgers1d)
 from sciml.data.generators import chaos as _chaos  # noqa: F401  (registers chaos)
 from sciml.data.generators import darcy as _darcy  # noqa: F401  (registers darcy2d)
+from sciml.data.generators import digits as _digits  # noqa: F401  (registers digits)
 from sciml.data.generators import kdv as _kdv  # noqa: F401  (registers kdv1d)
 from sciml.data.generators import kuramoto_sivashinsky as _kuramoto_sivashinsky  # noqa: F401  (registers kuramoto_sivashinsky1d)
 from sciml.data.generators import navier_stokes as _navier_stokes  # noqa: F401  (registers navier_stokes2d)
+from sciml.data.generators import oscillators as _oscillators  # noqa: F401  (registers oscillators)
 from sciml.data.generators import reaction_diffusion as _reaction_diffusion  # noqa: F401  (registers reaction_diffusion1d)
+from sciml.data.generators import spiral_sde as _spiral_sde  # noqa: F401  (registers spiral_sde)
 from sciml.errors import ConfigError
 from sciml.registry import GENERATORS
 
