@@ -2,7 +2,7 @@
 
 from sciml.operators._common import dense_parameter_count, parameter_count, to_precision
 from sciml.operators._fno import fno
-from sciml.operators._tfno import tfno
+from sciml.operators._tfno import PARAMETER_GROUPS, parameter_groups, tfno
 from sciml.operators.evaluation import (
     evaluate_operator,
     plot_prediction_fields,
@@ -10,10 +10,12 @@ from sciml.operators.evaluation import (
     super_resolution_error,
 )
 from sciml.operators.lsm import LatentSpectralModel, NeuralSpectralBlock, lsm, lsm_padded_shape
-from sciml.operators.multigrid import MultigridPatchedOperator, mgtfno, multigrid_valid_size
+from sciml.operators.multigrid import PADDING_MODES, MultigridPatchedOperator, mgtfno, multigrid_valid_size
 from sciml.operators.rollout import Rollout, rollout, rollout_error_curve
 
 __all__ = [
+    "PADDING_MODES",
+    "PARAMETER_GROUPS",
     "LatentSpectralModel",
     "MultigridPatchedOperator",
     "NeuralSpectralBlock",
@@ -26,6 +28,7 @@ __all__ = [
     "mgtfno",
     "multigrid_valid_size",
     "parameter_count",
+    "parameter_groups",
     "plot_prediction_fields",
     "plot_rollout_error",
     "rollout",

@@ -20,11 +20,53 @@ from sciml.operators._common import dense_parameter_count, install_input_check, 
 from sciml.operators._fno import fno
 from sciml.registry import MODELS
 
-__all__ = ["FACTORIZATIONS", "tfno"]
+__all__ = ["FACTORIZATIONS", "PARAMETER_GROUPS", "parameter_groups", "tfno"]
 
 logger = logging.getLogger(__name__)
 
 FACTORIZATIONS = ("tucker", "cp", "tt", "dense")
+
+PARAMETER_GROUPS = (
+    "spectral",
+    "spectral_bias",
+    "lifting",
+    "projection",
+    "channel_mlp",
+    "fno_skip",
+    "channel_mlp_skip",
+    "other",
+)
+
+
+def parameter_groups(model: nn.Module) -> dict[str, int]:
+    """Real parameters of a neuraloperator FNO/TFNO (or a model holding one) per part.
+
+    Counted like :func:`~sciml.operators.parameter_count` (a complex scalar counts twice),
+    the same way for dense and factorized models. Keys (:data:`PARAMETER_GROUPS`):
+    ``spectral`` (the spectral weights, dense or their factors), ``spectral_bias``,
+    ``lifting``, ``projection``, ``channel_mlp`` (the per-layer channel MLPs), ``fno_skip``
+    and ``channel_mlp_skip`` (the skip connections), ``other``. Only the spectral weights
+    are factorized by a TFNO: the compression of the whole model is
+    ``(S + D) / (S_factorized + D)`` with ``D`` the sum of the other groups.
+    """
+    from neuralop.layers.spectral_convolution import SpectralConv
+
+    spectral_weights = {id(p) for m in model.modules() if isinstance(m, SpectralConv) for p in m.weight.parameters()}
+    spectral_other = {id(p) for m in model.modules() if isinstance(m, SpectralConv) for p in m.parameters()}
+    groups = dict.fromkeys(PARAMETER_GROUPS, 0)
+    for name, p in model.named_parameters():
+        parts = name.split(".")
+        if id(p) in spectral_weights:
+            key = "spectral"
+        elif id(p) in spectral_other:
+            key = "spectral_bias"
+        else:
+            key = next(
+                (k for k in ("channel_mlp_skips", "fno_skips", "channel_mlp", "lifting", "projection") if k in parts),
+                "other",
+            ).replace("skips", "skip")
+        groups[key] += p.numel() * (2 if p.is_complex() else 1)
+    return groups
 
 
 @MODELS.register("tfno")
@@ -62,11 +104,13 @@ def tfno(
         gives the plain FNO (compression ratio 1).
     rank : float
         Fraction of the dense spectral weight's parameters kept by the factorization
-        (tensorly rounds it to integer ranks), or an integer rank. The compression of the
-        whole model is smaller than ``1 / rank``: lifting, projection and channel MLPs
-        are not factorized, and the rounding keeps slightly more than the fraction. For
-        ``n_modes=(16, 16)``, ``hidden_channels=32``, Tucker at rank 0.1 gives 8.5x,
-        rank 0.08 gives 10.3x.
+        (tensorly rounds it to integer ranks), or an integer rank. Only the spectral
+        weights are factorized: the whole model compresses by ``(S + D) / (rank * S + D)``
+        with ``D`` the dense rest (lifting, projection, channel MLPs, skips; see
+        :func:`parameter_groups`), less than ``1 / rank``. With neuraloperator's defaults
+        at ``n_modes=(12, 12)``, ``hidden_channels=32``, Tucker rank 0.1 gives 8.97x and
+        rank 0.075 reaches 10x; ``fno_skip="soft-gating", use_channel_mlp=False,
+        lifting_channel_ratio=0`` shrink ``D`` and give 10.2x at rank 0.1.
     **kwargs
         Passed to ``neuralop.models.FNO``.
 

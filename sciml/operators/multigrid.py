@@ -2,12 +2,14 @@
 
 Kossaifi, Kovachki, Azizzadenesheli, Anandkumar: "Multi-Grid Tensorized Fourier Neural
 Operator for High-Resolution PDEs" (TMLR 2024). Each sample ``[C, *S]`` is cut into
-``2**levels`` patches per axis (optionally padded by ``padding_fraction`` of the size,
-circularly); to each patch are appended ``levels`` context channel groups, the field
-subsampled by ``2, 4, ..., 2**levels`` around the patch, which gives the patch a
-coarse view of its surroundings up to the whole domain. The inner operator (a TFNO)
-maps ``[B * 2**(levels*d), C * (levels + 1), *P] -> [..., Cout, *P]`` and the patch
-outputs are cropped and stitched back to ``[B, Cout, *S]``.
+``2**levels`` patches per axis, each extended by ``padding_fraction`` of the size; to
+each patch are appended ``levels`` context channel groups, the field subsampled by
+``2, 4, ..., 2**levels`` around the patch, which gives the patch a coarse view of its
+surroundings up to the whole domain. Where a window reaches past the domain's boundary
+it is filled by ``padding_mode``: ``"circular"`` for periodic domains (neuraloperator's
+only mode), ``"reflect"``, ``"replicate"`` or ``"zeros"`` for bounded ones. The inner
+operator (a TFNO) maps ``[B * 2**(levels*d), C * (levels + 1), *P] -> [..., Cout, *P]``
+and the patch outputs are cropped and stitched back to ``[B, Cout, *S]``.
 
 Design: the patching is part of the model's forward, not of an objective or of the
 Trainer. ``model(x)`` stays a map from full fields to full fields, so the model trains
@@ -16,20 +18,27 @@ evaluated like every other operator, and needs no change to the Trainer. The Fou
 layers see only patch-sized inputs: their cost and the peak memory of inference
 (``max_patches_per_forward``) scale with the patch, not with the domain.
 
-2-D patching is neuraloperator's (``neuralop.training.patching.MultigridPatching2D``);
-1-D follows the same construction axis by axis.
+Patch parallelism (``distribute_patches=True`` under ``torch.distributed``): every rank
+of the patch group holds the same batch, runs the inner operator on its contiguous share
+of the patches, and the outputs are gathered with a differentiable all-gather and
+stitched, so every rank returns the whole output. The all-gather's backward sums the
+ranks' (identical) output gradients, so a rank's parameter gradients are ``W`` times its
+own patches' contribution; the mean all-reduce of data parallelism (DDP, the Trainer
+under torchrun) turns them into exactly the single-process gradient. Feed such a run
+:class:`sciml.training.distributed.ReplicatedBatches`, not a sharded dataset.
+
+The construction (window sizes, strides, context padding) is neuraloperator's
+``MultigridPatching2D``, written here by index arithmetic for 1-D and 2-D and for every
+padding mode; in circular mode the patches equal neuraloperator's bit for bit (tested).
 """
 
 from __future__ import annotations
 
-import contextlib
-import io
 import math
 from collections.abc import Sequence
 from typing import Any
 
 import torch
-import torch.nn.functional as F
 from torch import nn
 
 from sciml.errors import ConfigError, ShapeError
@@ -37,28 +46,47 @@ from sciml.operators._common import check_field_input
 from sciml.operators._tfno import tfno
 from sciml.registry import MODELS
 
-__all__ = ["MultigridPatchedOperator", "mgtfno", "multigrid_valid_size"]
+__all__ = ["PADDING_MODES", "MultigridPatchedOperator", "mgtfno", "multigrid_valid_size"]
 
 _AXES = ("X", "Y")
+
+PADDING_MODES = ("circular", "reflect", "replicate", "zeros")
+"""How windows are filled past the domain's boundary.
+
+``circular``: periodic wrap (periodic domains: Navier-Stokes on the torus, Burgers, KS).
+``reflect``: mirror about the boundary point, which is not repeated (``f[-k] = f[k]``):
+the even continuation, right for coefficients in a cosine (Neumann) series such as
+Darcy's. ``replicate``: the boundary value repeated. ``zeros``: zero (after the data's
+normalization).
+"""
 
 
 def _padding(size: int, padding_fraction: float) -> int:
     return int(round(size * padding_fraction))
 
 
-def _axis_window_counts(size: int, levels: int, padding: int) -> list[int]:
-    """Windows per coarse level that neuraloperator's construction cuts along one axis of ``size``."""
+def _level_geometry(size: int, levels: int, padding: int, level: int) -> tuple[int, int, int]:
+    """``(stride, length, pad)`` of level ``level``: window stride, subsampled length and its padding.
+
+    Level 0 is the fine field: stride = patch size, pad = ``padding``. Level ``l`` is the
+    field subsampled by ``2**l``, padded so that ``2**levels`` windows of the fine window
+    size, ``patch / 2**l`` apart, are centred on the patches (neuraloperator's rule).
+    """
     n = 2**levels
     patch = size // n
+    stride = patch // 2**level
+    length = math.ceil(size / 2**level)
+    pad = math.ceil((patch + (n - 1) * stride - length) / 2.0) + padding
+    return stride, length, pad
+
+
+def _axis_window_counts(size: int, levels: int, padding: int) -> list[int]:
+    """Windows per coarse level that neuraloperator's construction cuts along one axis of ``size``."""
+    patch = size // 2**levels
     counts = []
     for level in range(1, levels + 1):
-        stride = patch // 2**level
-        if stride < 1:
-            counts.append(0)
-            continue
-        sub = math.ceil(size / 2**level)
-        pad = math.ceil((patch + (n - 1) * stride - sub) / 2.0) + padding
-        counts.append((sub + 2 * pad - (patch + 2 * padding)) // stride + 1)
+        stride, length, pad = _level_geometry(size, levels, padding, level)
+        counts.append(0 if stride < 1 else (length + 2 * pad - (patch + 2 * padding)) // stride + 1)
     return counts
 
 
@@ -89,42 +117,68 @@ def _valid_neighbours(size: int, levels: int, padding_fraction: float) -> tuple[
     return below, above
 
 
-def _patch_axis_1d(x: torch.Tensor, levels: int, padding: int) -> torch.Tensor:
-    """1-D multigrid patches ``[B * n, C * (levels + 1), size / n + 2 * padding]`` of ``x [B, C, size]``."""
-    b, c, size = x.shape
-    n = 2**levels
-    patch = size // n
-    window = patch + 2 * padding
+def _window_positions(size: int, levels: int, padding: int, level: int) -> torch.Tensor:
+    """Positions ``[2**levels, window]`` (int64) of each window's points on the level's subsampled axis.
 
-    def windows(field: torch.Tensor, stride: int) -> torch.Tensor:
-        w = field.unfold(-1, window, stride)  # [B, C, n, window]
-        return w.permute(0, 2, 1, 3).reshape(b * n, c, window)
+    Positions below 0 or at/after the subsampled length lie past the boundary.
+    """
+    stride, _, pad = _level_geometry(size, levels, padding, level)
+    window = size // 2**levels + 2 * padding
+    return torch.arange(2**levels)[:, None] * stride - pad + torch.arange(window)[None, :]
 
-    fine = F.pad(x, (padding, padding), mode="circular") if padding else x
-    parts = [windows(fine, patch)]
-    for level in range(1, levels + 1):
-        stride = patch // 2**level
-        sub = x[..., :: 2**level]
-        pad = math.ceil((patch + (n - 1) * stride - sub.shape[-1]) / 2.0) + padding
-        # circular padding wider than the field: pad by the field first, as neuraloperator does
-        while pad > 0:
-            step = min(pad, sub.shape[-1])
-            sub = F.pad(sub, (step, step), mode="circular")
-            pad -= step
-        parts.append(windows(sub, stride))
-    return torch.cat(parts, dim=1)
+
+def _fold(positions: torch.Tensor, length: int, mode: str) -> torch.Tensor:
+    """Indices into an axis of ``length`` that fill ``positions`` under ``mode`` (zeros: any index, masked)."""
+    if mode == "circular":
+        return positions % length
+    if mode == "reflect":
+        if length == 1:
+            return torch.zeros_like(positions)
+        period = 2 * (length - 1)
+        folded = positions % period
+        return torch.where(folded < length, folded, period - folded)
+    return positions.clamp(0, length - 1)  # replicate; zeros masks these points after
+
+
+def _windows(field: torch.Tensor, indices: Sequence[torch.Tensor]) -> torch.Tensor:
+    """``field [B, C, *L]`` at ``indices[a] [n, w_a]`` per axis: ``[B, C, n, w_0, n, w_1, ...]``."""
+    for axis, index in enumerate(indices):
+        dim = 2 + 2 * axis
+        field = field.index_select(dim, index.reshape(-1)).unflatten(dim, tuple(index.shape))
+    return field
+
+
+def _patches_first(windows: torch.Tensor, n_dim: int) -> torch.Tensor:
+    """``[B, C, n, w_0, n, w_1, ...] -> [B * n**d, C, w_0, w_1, ...]`` (patch ``(i, j)`` of sample ``b`` at ``b*n*n + i*n + j``)."""
+    b, c = windows.shape[:2]
+    order = [0, *(2 + 2 * a for a in range(n_dim)), 1, *(3 + 2 * a for a in range(n_dim))]
+    windows = windows.permute(order)
+    return windows.reshape(-1, c, *windows.shape[2 + n_dim :])
+
+
+def _outer(vectors: Sequence[torch.Tensor]) -> torch.Tensor:
+    """Product of per-axis ``[n, w_a]`` tensors broadcast to ``[n, w_0, n, w_1, ...]``."""
+    d = len(vectors)
+    out = None
+    for axis, v in enumerate(vectors):
+        shape = [1] * (2 * d)
+        shape[2 * axis : 2 * axis + 2] = v.shape
+        v = v.reshape(shape)
+        out = v if out is None else out * v
+    return out
 
 
 class MultigridPatchedOperator(nn.Module):
     """An operator applied to multigrid patches of its input and stitched back.
 
     Build it with :func:`mgtfno` (registered as ``"mgtfno"``), or around any operator
-    whose ``in_channels`` is ``in_channels * (levels + 1)``.
+    whose ``in_channels`` is ``(in_channels + n_dim * global_coordinates) * (levels + 1)``.
 
     Parameters
     ----------
     operator : nn.Module
-        ``[N, in_channels * (levels + 1), *P] -> [N, Cout, *P]`` on patches ``P``.
+        ``[N, Cp * (levels + 1), *P] -> [N, Cout, *P]`` on patches ``P``, where ``Cp`` is
+        ``in_channels`` plus ``n_dim`` coordinate channels when ``global_coordinates``.
     in_channels : int
         Channels ``C`` of the full fields ``x [B, C, *S]``.
     n_dim : {1, 2}
@@ -132,11 +186,31 @@ class MultigridPatchedOperator(nn.Module):
         Patches per axis ``2**levels``; ``0`` is the plain operator.
     padding_fraction : float
         Each patch is extended on both sides by ``round(size * padding_fraction)`` points
-        of its neighbours (circularly at the domain's boundary), cropped after the
-        operator: it hides the patch edges from the Fourier layers.
+        of its neighbours, cropped after the operator: it hides the patch edges from the
+        Fourier layers.
+    padding_mode : {"circular", "reflect", "replicate", "zeros"}
+        How the patch padding and the context windows are filled past the domain's
+        boundary: ``"circular"`` for periodic data, a bounded mode otherwise (``"reflect"``
+        for Darcy flow). See :data:`PADDING_MODES`.
     max_patches_per_forward : int, optional
         Run the operator on at most this many patches at a time. Bounds the peak memory of
         inference; in training, activations of all chunks are still kept for backward.
+    global_coordinates : bool
+        Append the coordinates of the whole domain (``[0, 1]`` per axis) to every level of
+        every patch, so a patch knows where it lies. A padded point gets the coordinate of
+        where it lies: on the torus (wrapped) in circular mode, outside ``[0, 1]``
+        (extended linearly) in the bounded modes.
+    distribute_patches : bool
+        Patch parallelism under ``torch.distributed``: each rank of ``patch_group`` runs the
+        operator on its contiguous share of the patches and the outputs are all-gathered
+        (differentiably). Every rank must call forward with the same input (checked when
+        ``check_replicated_input``). Without an initialized process group it is a no-op.
+    patch_group : ProcessGroup, optional
+        The ranks that share the patches; the default group when ``None``.
+    check_replicated_input : bool
+        With ``distribute_patches``, compare a fingerprint of the input over the patch
+        group at every forward (one small all-gather) and raise a one-line
+        :class:`~sciml.errors.ConfigError` when the ranks hold different batches.
     """
 
     def __init__(
@@ -147,8 +221,12 @@ class MultigridPatchedOperator(nn.Module):
         n_dim: int = 2,
         levels: int = 1,
         padding_fraction: float = 0.0,
+        padding_mode: str = "circular",
         max_patches_per_forward: int | None = None,
         global_coordinates: bool = False,
+        distribute_patches: bool = False,
+        patch_group: Any = None,
+        check_replicated_input: bool = True,
     ):
         super().__init__()
         if n_dim not in (1, 2):
@@ -157,21 +235,30 @@ class MultigridPatchedOperator(nn.Module):
             raise ConfigError(f"multigrid levels must be >= 0, got {levels}")
         if not 0 <= float(padding_fraction) < 0.5:
             raise ConfigError(f"padding_fraction must be in [0, 0.5), got {padding_fraction}")
+        if padding_mode not in PADDING_MODES:
+            raise ConfigError(
+                f"unknown padding_mode '{padding_mode}' for multigrid patching; use one of {', '.join(PADDING_MODES)} "
+                "(circular for periodic domains)"
+            )
         if max_patches_per_forward is not None and int(max_patches_per_forward) < 1:
             raise ConfigError(f"max_patches_per_forward must be >= 1 or None, got {max_patches_per_forward}")
         self.operator = operator
         self.in_channels, self.n_dim, self.levels = int(in_channels), int(n_dim), int(levels)
         self.padding_fraction = float(padding_fraction)
+        self.padding_mode = padding_mode
         self.max_patches_per_forward = None if max_patches_per_forward is None else int(max_patches_per_forward)
-        # append the coordinates of the whole domain before patching: a patch then knows where
-        # it lies (a per-patch 0..1 grid inside the operator repeats features in every patch)
+        # a per-patch 0..1 grid inside the operator would repeat the same features in every patch
         self.global_coordinates = bool(global_coordinates)
-        self._patchers: dict[float, nn.Module] = {}
+        self.distribute_patches = bool(distribute_patches)
+        self.patch_group = patch_group
+        self.check_replicated_input = bool(check_replicated_input)
+        self._index_cache: dict[tuple, tuple[torch.Tensor, torch.Tensor, torch.Tensor]] = {}
 
     @property
     def patches_per_sample(self) -> int:
         return 2 ** (self.levels * self.n_dim)
 
+    # ------------------------------------------------------------------ patching
     def check_resolution(self, spatial_shape: Sequence[int]) -> None:
         """One-line :class:`~sciml.errors.ShapeError` unless every axis splits into ``2**levels`` patches."""
         for axis, size in enumerate(spatial_shape):
@@ -188,43 +275,111 @@ class MultigridPatchedOperator(nn.Module):
     def _paddings(self, spatial_shape: Sequence[int]) -> list[int]:
         return [_padding(int(s), self.padding_fraction) for s in spatial_shape]
 
+    def _axis_indices(self, size: int, level: int, device: torch.device) -> tuple[torch.Tensor, ...]:
+        """``(index, inside, position)`` ``[n, window]`` of one axis at one level, cached per size and device."""
+        key = (size, level, self.levels, self.padding_fraction, self.padding_mode, str(device))
+        if key not in self._index_cache:
+            padding = _padding(size, self.padding_fraction) if self.levels else 0  # levels 0: the field itself
+            position = _window_positions(size, self.levels, padding, level)
+            length = _level_geometry(size, self.levels, 0, level)[1]
+            index = _fold(position, length, self.padding_mode)
+            inside = (position >= 0) & (position < length)
+            self._index_cache[key] = (index.to(device), inside.to(device), position.to(device))
+        return self._index_cache[key]
+
     def patch(self, x: torch.Tensor) -> torch.Tensor:
         """Multigrid patches ``[B * 2**(levels*d), C * (levels + 1), *(S / 2**levels + 2 * pad)]`` of ``x [B, C, *S]``.
 
-        Patches of one sample are consecutive; channels ``[:C]`` hold the padded patch,
-        channels ``[C*l : C*(l+1)]`` the field subsampled by ``2**l`` around it.
+        Patches of one sample are consecutive, row-major over the patch grid; channels
+        ``[:C]`` hold the padded patch, channels ``[C*l : C*(l+1)]`` the field subsampled by
+        ``2**l`` around it. Points past the boundary are filled by ``padding_mode``.
         """
         self.check_resolution(x.shape[2:])
         if self.levels == 0:
             return x
-        if self.n_dim == 1:
-            return _patch_axis_1d(x, self.levels, self._paddings(x.shape[2:])[0])
-        return self._patcher(self.padding_fraction)._make_mg_patches(x)
+        levels = []
+        for level in range(self.levels + 1):
+            step = 2**level
+            field = x[(..., *[slice(None, None, step)] * self.n_dim)]
+            axes = [self._axis_indices(int(s), level, x.device) for s in x.shape[2:]]
+            windows = _windows(field, [index for index, _, _ in axes])
+            if self.padding_mode == "zeros":
+                windows = windows * _outer([inside for _, inside, _ in axes]).to(windows.dtype)
+            levels.append(_patches_first(windows, self.n_dim))
+        return torch.cat(levels, dim=1)
 
-    def _patcher(self, padding_fraction: float) -> nn.Module:
-        """neuraloperator's 2-D patcher, built once per padding (its constructor prints its settings)."""
-        if padding_fraction not in self._patchers:
-            from neuralop.training.patching import MultigridPatching2D
+    def coordinate_patches(self, batch: int, spatial_shape: Sequence[int], *, like: torch.Tensor) -> torch.Tensor:
+        """Global coordinates of every point of every level's window: ``[batch * n**d, d * (levels + 1), *P]``.
 
-            with contextlib.redirect_stdout(io.StringIO()):
-                self._patchers[padding_fraction] = MultigridPatching2D(
-                    nn.Identity(), levels=self.levels, padding_fraction=padding_fraction
-                )
-        return self._patchers[padding_fraction]
+        Axis ``a`` of a field of ``S_a`` points spans ``[0, 1]`` (point ``i`` at
+        ``i / (S_a - 1)``). A point past the boundary lies on the torus (wrapped) in
+        circular mode and outside ``[0, 1]`` (extended) in the bounded modes.
+        """
+        shape = [int(s) for s in spatial_shape]
+        levels = []
+        for level in range(self.levels + 1):
+            axes = [self._axis_indices(s, level, like.device) for s in shape]
+            channels = []
+            for axis, (index, _, position) in enumerate(axes):
+                where = index if self.padding_mode == "circular" else position
+                values = (where * 2**level).to(like.dtype) / max(shape[axis] - 1, 1)
+                vectors = [torch.ones(i.shape, dtype=like.dtype, device=like.device) for i, _, _ in axes]
+                vectors[axis] = values
+                channels.append(_outer(vectors))
+            grid = torch.stack(channels)[None]  # [1, d, n, w_0, n, w_1, ...]
+            levels.append(_patches_first(grid, self.n_dim))
+        grid = torch.cat(levels, dim=1)
+        return grid.repeat(batch, *([1] * (grid.ndim - 1)))
 
     def stitch(self, patches: torch.Tensor, spatial_shape: Sequence[int]) -> torch.Tensor:
-        """Crop the padding of patch outputs ``[B * n, Cout, *P]`` and put them back together: ``[B, Cout, *S]``."""
+        """Crop the padding of patch outputs ``[B * n**d, Cout, *P]`` and put them back together: ``[B, Cout, *S]``."""
         if self.levels == 0:
             return patches
         pads = self._paddings(spatial_shape)
         index = tuple(slice(p, patches.shape[2 + i] - p) for i, p in enumerate(pads))
         patches = patches[(..., *index)]
-        n = 2**self.levels
-        b = patches.shape[0] // self.patches_per_sample
+        n, d = 2**self.levels, self.n_dim
         c = patches.shape[1]
-        if self.n_dim == 1:
-            return patches.reshape(b, n, c, -1).permute(0, 2, 1, 3).reshape(b, c, -1)
-        return self._patcher(0.0)._stitch(patches.contiguous())
+        grid = patches.reshape(-1, *([n] * d), c, *patches.shape[2:])  # [B, n, (n,) C, p0, (p1)]
+        order = [0, d + 1, *(x for a in range(d) for x in (1 + a, d + 2 + a))]
+        return grid.permute(order).reshape(grid.shape[0], c, *(int(s) for s in spatial_shape))
+
+    # ------------------------------------------------------------------ forward
+    def _spreads_patches(self) -> bool:
+        """Whether this forward spreads the patches: ``distribute_patches`` and a process group of 2+ ranks."""
+        if not self.distribute_patches:
+            return False
+        import torch.distributed as dist
+
+        return dist.is_available() and dist.is_initialized() and dist.get_world_size(self.patch_group) > 1
+
+    def _run(self, patches: torch.Tensor) -> torch.Tensor:
+        chunk = self.max_patches_per_forward
+        if chunk is None or patches.shape[0] <= chunk:
+            return self.operator(patches)
+        return torch.cat([self.operator(p) for p in patches.split(chunk, dim=0)], dim=0)
+
+    def _run_distributed(self, patches: torch.Tensor, x: torch.Tensor, group: Any) -> torch.Tensor:
+        import torch.distributed as dist
+        import torch.distributed.nn.functional as dist_nn
+
+        world, rank = dist.get_world_size(group), dist.get_rank(group)
+        if self.check_replicated_input:
+            _check_replicated(x, group, world)
+        n = patches.shape[0]
+        if n < world:
+            raise ConfigError(
+                f"patch parallelism over {world} ranks needs at least {world} patches per forward, got {n} "
+                f"({x.shape[0]} samples x {self.patches_per_sample} patches); use more levels, a larger batch "
+                "or a smaller patch group"
+            )
+        counts = [n // world + (1 if r < n % world else 0) for r in range(world)]
+        start = sum(counts[:rank])
+        local = self._run(patches[start : start + counts[rank]])
+        if counts[rank] < counts[0]:  # all-gather needs equal shapes: pad a short share, drop the padding after
+            local = torch.cat([local, local.new_zeros(counts[0] - counts[rank], *local.shape[1:])])
+        gathered = dist_nn.all_gather(local, group=group)
+        return torch.cat([part[:count] for part, count in zip(gathered, counts)], dim=0)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         check_field_input(
@@ -234,17 +389,46 @@ class MultigridPatchedOperator(nn.Module):
             n_dim=self.n_dim,
             dim_fix=f"build the model with n_modes of length {x.ndim - 2 if x.ndim in (3, 4) else self.n_dim}",
         )
-        if self.global_coordinates:
-            axes = [torch.linspace(0.0, 1.0, n, device=x.device, dtype=x.dtype) for n in x.shape[2:]]
-            grid = torch.stack(torch.meshgrid(*axes, indexing="ij"))
-            x = torch.cat([x, grid.expand(x.shape[0], *grid.shape)], dim=1)
+        shape = x.shape[2:]
         patches = self.patch(x)
-        chunk = self.max_patches_per_forward
-        if chunk is None or patches.shape[0] <= chunk:
-            out = self.operator(patches)
+        if self.global_coordinates:
+            grid = self.coordinate_patches(x.shape[0], shape, like=patches)
+            groups = self.levels + 1
+            # per level: the field's channels, then its coordinates (the layout of appending them before patching)
+            patches = torch.cat(
+                [patches.unflatten(1, (groups, -1)), grid.unflatten(1, (groups, self.n_dim))], dim=2
+            ).flatten(1, 2)
+        if self._spreads_patches():
+            out = self._run_distributed(patches, x, self.patch_group)
         else:
-            out = torch.cat([self.operator(p) for p in patches.split(chunk, dim=0)], dim=0)
-        return self.stitch(out, x.shape[2:])
+            out = self._run(patches)
+        return self.stitch(out, shape)
+
+
+def _check_replicated(x: torch.Tensor, group: Any, world: int) -> None:
+    """One-line ConfigError on every rank unless all ranks of ``group`` hold the same ``x`` (shape and a checksum)."""
+    import torch.distributed as dist
+
+    flat = x.detach().reshape(-1).to(torch.float64)
+    ramp = torch.linspace(-1.0, 1.0, flat.numel(), dtype=torch.float64, device=flat.device)
+    shape = list(x.shape) + [0] * (6 - x.ndim)
+    fingerprint = torch.cat(
+        [
+            torch.tensor(shape, dtype=torch.float64, device=flat.device),
+            torch.stack([flat.sum(), (flat * ramp).sum(), flat.square().sum()]),
+        ]
+    )
+    fingerprints = [torch.empty_like(fingerprint) for _ in range(world)]
+    dist.all_gather(fingerprints, fingerprint, group=group)
+    fingerprints = [torch.nan_to_num(f) for f in fingerprints]
+    differing = [r for r, f in enumerate(fingerprints) if not torch.equal(f, fingerprints[0])]
+    if differing:
+        raise ConfigError(
+            f"distribute_patches=True needs the same input on every rank of the patch group, but rank "
+            f"{differing[0]}'s batch differs from rank 0's; train on "
+            "sciml.training.distributed.ReplicatedBatches(dataset, batch_size) instead of a Dataset "
+            "(which the Trainer shards over ranks), or set distribute_patches=False for data parallelism"
+        )
 
 
 @MODELS.register("mgtfno")
@@ -254,6 +438,7 @@ def mgtfno(
     out_channels: int,
     levels: int = 1,
     padding_fraction: float = 0.0625,
+    padding_mode: str = "circular",
     n_modes: Sequence[int] = (16, 16),
     hidden_channels: int = 32,
     n_layers: int = 4,
@@ -261,6 +446,8 @@ def mgtfno(
     rank: float = 0.1,
     max_patches_per_forward: int | None = None,
     global_coordinates: bool = True,
+    distribute_patches: bool = False,
+    check_replicated_input: bool = True,
     **kwargs: Any,
 ) -> MultigridPatchedOperator:
     """Multigrid tensorized FNO (Kossaifi et al., TMLR 2024): a TFNO on multigrid patches (1D or 2D).
@@ -269,8 +456,9 @@ def mgtfno(
     ----------
     in_channels, out_channels : int
         Channels ``C`` of the full input ``x [B, C, *S]`` and of the output. The inner
-        TFNO takes ``C * (levels + 1)`` channels (the patch and its ``levels`` context
-        levels); for one input channel that is neuraloperator's ``C + levels``.
+        TFNO takes ``(C + d) * (levels + 1)`` channels with global coordinates (the patch
+        and its ``levels`` context levels, each with its ``d`` coordinates), else
+        ``C * (levels + 1)``, neuraloperator's ``C + levels`` for one channel.
     levels : int
         ``2**levels`` patches per axis. 1 (4 patches in 2D) is a good start; each axis of
         the data must split evenly (multiples of ``4**levels`` always do, see
@@ -278,6 +466,10 @@ def mgtfno(
     padding_fraction : float
         Overlap added around each patch as a fraction of the full size (cropped after
         the TFNO); 0.0625 to 0.125 hides the patch edges at little cost.
+    padding_mode : {"circular", "reflect", "replicate", "zeros"}
+        Fill past the domain's boundary. Default ``"circular"`` (neuraloperator's) is right
+        for periodic data only (Navier-Stokes on the torus, Burgers, KS); choose
+        ``"reflect"`` for bounded domains such as Darcy flow.
     n_modes : sequence of int
         Fourier modes per axis *of a patch*: at most the padded patch size
         ``S / 2**levels + 2 * pad``. Halve the full-resolution model's modes per level.
@@ -286,8 +478,14 @@ def mgtfno(
     max_patches_per_forward : int, optional
         Bound on patches per call of the TFNO (peak inference memory).
     global_coordinates : bool
-        Append the whole domain's coordinates as input channels before patching, and turn
+        Append the whole domain's coordinates as input channels of every level, and turn
         off the TFNO's own (per-patch) positional grid, so a patch knows where it lies.
+    distribute_patches : bool
+        Patch parallelism over the ranks of ``torch.distributed`` (see
+        :class:`MultigridPatchedOperator`); a no-op in a single process.
+    check_replicated_input : bool
+        With ``distribute_patches``, check at every forward that all ranks hold the same
+        input (one small all-gather).
 
     Returns
     -------
@@ -300,6 +498,11 @@ def mgtfno(
         raise ConfigError(f"mgtfno supports 1-D and 2-D fields, got n_modes={list(n_modes)}; use fno/tfno in 3-D")
     if int(levels) < 0:
         raise ConfigError(f"mgtfno levels must be >= 0, got {levels}")
+    if padding_mode not in PADDING_MODES:
+        raise ConfigError(
+            f"unknown padding_mode '{padding_mode}' for mgtfno; use one of {', '.join(PADDING_MODES)} "
+            "(circular for periodic domains)"
+        )
     n_dim = len(n_modes)
     if global_coordinates:
         kwargs = {"positional_embedding": None, **kwargs}
@@ -316,11 +519,14 @@ def mgtfno(
     model = MultigridPatchedOperator(
         inner,
         in_channels=int(in_channels),
-        n_dim=len(n_modes),
+        n_dim=n_dim,
         levels=int(levels),
         padding_fraction=padding_fraction,
+        padding_mode=padding_mode,
         max_patches_per_forward=max_patches_per_forward,
         global_coordinates=global_coordinates,
+        distribute_patches=distribute_patches,
+        check_replicated_input=check_replicated_input,
     )
     model.sciml_spec = {
         **inner.sciml_spec,
@@ -328,5 +534,7 @@ def mgtfno(
         "operator_in_channels": inner.sciml_spec["in_channels"],
         "levels": int(levels),
         "padding_fraction": float(padding_fraction),
+        "padding_mode": padding_mode,
+        "distribute_patches": bool(distribute_patches),
     }
     return model

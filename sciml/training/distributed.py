@@ -3,16 +3,43 @@
 Under ``torchrun --nproc_per_node=K`` the environment holds ``RANK``, ``WORLD_SIZE`` and
 ``LOCAL_RANK``; :func:`init_distributed` starts the process group with the gloo backend
 on CPU and NCCL on CUDA. Rank 0 writes checkpoints and logs.
+
+Two ways to use K ranks:
+
+* **Data parallelism** (the Trainer's default for a ``Dataset``): rank ``r`` takes its
+  share of every global batch (:class:`EpochSampler`), DDP averages the gradients.
+* **Patch parallelism** (a model that splits the patches of its input over the ranks,
+  ``mgtfno(..., distribute_patches=True)``): every rank must hold the *same* batch, so
+  train on :class:`ReplicatedBatches` (the Trainer does not shard a sampler's batches).
+  Each rank runs the model on its share of the patches, the outputs are all-gathered
+  (differentiably) and every rank computes the same loss. The all-gather's backward sums
+  the ranks' output gradients, so a rank's parameter gradients are ``K`` times its own
+  patches' contribution, and DDP's mean all-reduce yields exactly the single-process
+  gradient: the Trainer needs no other change. Use it when one sample's patches do not fit
+  one device; otherwise data parallelism communicates less.
 """
 
 from __future__ import annotations
 
+import math
 import os
+from typing import Any
 
 import torch
 import torch.distributed as dist
 
-__all__ = ["init_distributed", "shutdown_distributed", "world_size", "rank", "is_main_process", "all_reduce_mean", "EpochSampler"]
+from sciml.errors import ConfigError
+
+__all__ = [
+    "init_distributed",
+    "shutdown_distributed",
+    "world_size",
+    "rank",
+    "is_main_process",
+    "all_reduce_mean",
+    "EpochSampler",
+    "ReplicatedBatches",
+]
 
 
 def init_distributed(device: str) -> bool:
@@ -85,3 +112,41 @@ class EpochSampler(torch.utils.data.Sampler[int]):
 
     def __len__(self) -> int:
         return (self.n + self.world - 1) // self.world if self.world > 1 else self.n
+
+
+class ReplicatedBatches:
+    """The same global batches on every rank: the training data of a patch-parallel run.
+
+    A sampler ``batches(step) -> dict batch`` for ``Trainer(..., steps_per_epoch=
+    batches.steps_per_epoch).fit(batches)``. Batch ``step`` is the ``step % steps_per_epoch``
+    th batch of :class:`EpochSampler`'s permutation of epoch ``step // steps_per_epoch``,
+    not split over ranks: exactly the batches a one-process Trainer draws from the same
+    ``Dataset`` with the same ``batch_size`` and ``seed``, whatever the number of ranks, and
+    a resumed run continues the same sequence.
+
+    Parameters
+    ----------
+    dataset : Dataset of dict items
+    batch_size : int
+        The global batch, held whole by every rank.
+    seed : int
+        The Trainer's ``seed`` (the same permutation as its own loader).
+    shuffle : bool
+    """
+
+    def __init__(self, dataset: torch.utils.data.Dataset, batch_size: int, *, seed: int = 0, shuffle: bool = True):
+        if int(batch_size) < 1:
+            raise ConfigError(f"batch_size must be >= 1, got {batch_size}")
+        self.dataset, self.batch_size = dataset, int(batch_size)
+        self.sampler = EpochSampler(len(dataset), seed=seed, shuffle=shuffle)
+        self.steps_per_epoch = math.ceil(len(dataset) / self.batch_size)
+        self._epoch: int | None = None
+        self._order: list[int] = []
+
+    def __call__(self, step: int) -> dict[str, Any]:
+        epoch, index = divmod(int(step), self.steps_per_epoch)
+        if epoch != self._epoch:
+            self.sampler.set_epoch(epoch)
+            self._epoch, self._order = epoch, self.sampler._order()
+        items = self._order[index * self.batch_size : (index + 1) * self.batch_size]
+        return torch.utils.data.default_collate([self.dataset[i] for i in items])

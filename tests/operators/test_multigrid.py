@@ -1,4 +1,4 @@
-"""MG-TFNO: multigrid patching round trips, agreement with neuraloperator, resolution errors, conformance."""
+"""MG-TFNO: multigrid patching round trips, padding modes, agreement with neuraloperator, resolution errors, conformance."""
 
 from __future__ import annotations
 
@@ -8,9 +8,9 @@ import io
 import pytest
 import torch
 
-from sciml.errors import ShapeError
+from sciml.errors import ConfigError, ShapeError
 from sciml.operators import MultigridPatchedOperator, mgtfno, multigrid_valid_size, to_precision
-from sciml.operators.multigrid import _patch_axis_1d
+from sciml.operators.multigrid import PADDING_MODES
 from sciml.registry import MODELS
 from sciml.training.checkpoint import model_state_dict
 from sciml.training.objectives import Supervised
@@ -18,18 +18,26 @@ from sciml.training.objectives import Supervised
 SMALL = {1: dict(n_modes=(4,), hidden_channels=8, n_layers=2), 2: dict(n_modes=(4, 4), hidden_channels=8, n_layers=2)}
 
 
-def _patcher(levels: int, n_dim: int, padding_fraction: float, channels: int = 3) -> MultigridPatchedOperator:
+def _patcher(
+    levels: int, n_dim: int, padding_fraction: float, channels: int = 3, padding_mode: str = "circular"
+) -> MultigridPatchedOperator:
     return MultigridPatchedOperator(
-        torch.nn.Identity(), in_channels=channels, n_dim=n_dim, levels=levels, padding_fraction=padding_fraction
+        torch.nn.Identity(),
+        in_channels=channels,
+        n_dim=n_dim,
+        levels=levels,
+        padding_fraction=padding_fraction,
+        padding_mode=padding_mode,
     )
 
 
+@pytest.mark.parametrize("padding_mode", PADDING_MODES)
 @pytest.mark.parametrize("levels", [0, 1, 2])
 @pytest.mark.parametrize("padding_fraction", [0.0, 0.0625, 0.125])
 @pytest.mark.parametrize("shape", [(32, 32), (64, 48), (64,), (96,)])
-def test_patch_then_stitch_is_exact(levels, padding_fraction, shape):
+def test_patch_then_stitch_is_exact(levels, padding_fraction, shape, padding_mode):
     n_dim = len(shape)
-    patcher = _patcher(levels, n_dim, padding_fraction)
+    patcher = _patcher(levels, n_dim, padding_fraction, padding_mode=padding_mode)
     x = torch.randn(2, 3, *shape, dtype=torch.float64)
     patches = patcher.patch(x)
     n = 2**levels
@@ -37,13 +45,6 @@ def test_patch_then_stitch_is_exact(levels, padding_fraction, shape):
     assert patches.shape == (2 * n**n_dim, 3 * (levels + 1), *(s // n + 2 * p for s, p in zip(shape, pads)))
     # the first C channels are the (padded) patches themselves: cropping and stitching gives x back
     assert torch.equal(patcher.stitch(patches[:, :3], shape), x)
-
-
-def test_identity_model_round_trip_through_forward():
-    model = _patcher(2, 2, 0.0625, channels=1)
-    model.operator = _FirstChannels(1)
-    x = torch.randn(3, 1, 64, 64)
-    assert torch.equal(model(x), x)
 
 
 class _FirstChannels(torch.nn.Module):
@@ -55,27 +56,110 @@ class _FirstChannels(torch.nn.Module):
         return x[:, : self.c]
 
 
+@pytest.mark.parametrize("padding_mode", PADDING_MODES)
+@pytest.mark.parametrize("levels", [1, 2])
+@pytest.mark.parametrize("shape", [(64, 48), (64,)])
+@pytest.mark.parametrize("global_coordinates", [False, True])
+def test_identity_operator_reconstructs_the_input_through_forward(padding_mode, levels, shape, global_coordinates):
+    model = MultigridPatchedOperator(
+        _FirstChannels(2),
+        in_channels=2,
+        n_dim=len(shape),
+        levels=levels,
+        padding_fraction=0.0625,
+        padding_mode=padding_mode,
+        global_coordinates=global_coordinates,
+    )
+    x = torch.randn(3, 2, *shape, dtype=torch.float64)
+    assert torch.equal(model(x), x)
+
+
+@pytest.mark.parametrize(
+    ("padding_mode", "context"),
+    [
+        # x = 0..7, levels 1, no padding: patches 0..3 and 4..7; the level-1 field x[::2] = [0, 2, 4, 6]
+        # is cut into windows of 4 with stride 2, centred by padding it by 1 on each side
+        ("circular", [[6, 0, 2, 4], [2, 4, 6, 0]]),
+        ("reflect", [[2, 0, 2, 4], [2, 4, 6, 4]]),
+        ("replicate", [[0, 0, 2, 4], [2, 4, 6, 6]]),
+        ("zeros", [[0, 0, 2, 4], [2, 4, 6, 0]]),
+    ],
+)
+def test_context_channels_are_the_hand_computed_subsampling(padding_mode, context):
+    x = torch.arange(8.0)[None, None] + 0.0  # [1, 1, 8]
+    patches = _patcher(1, 1, 0.0, channels=1, padding_mode=padding_mode).patch(x)
+    assert patches.shape == (2, 2, 4)
+    assert patches[:, 0].tolist() == [[0, 1, 2, 3], [4, 5, 6, 7]]
+    assert patches[:, 1].tolist() == context
+    # 2-D: f[i, j] = 10 i + j; patch (i, j) of level l takes the 1-D windows' rows and columns
+    rows = {"circular": [[6, 0, 2, 4], [2, 4, 6, 0]], "reflect": [[2, 0, 2, 4], [2, 4, 6, 4]]}
+    if padding_mode in rows:
+        f = 10 * torch.arange(8.0)[:, None] + torch.arange(8.0)[None, :]
+        patches_2d = _patcher(1, 2, 0.0, channels=1, padding_mode=padding_mode).patch(f[None, None])
+        for i in range(2):
+            for j in range(2):
+                expected = f[rows[padding_mode][i]][:, rows[padding_mode][j]]
+                assert torch.equal(patches_2d[2 * i + j, 1], expected)
+
+
+def test_padding_of_the_patches_follows_the_mode():
+    x = torch.arange(8.0)[None, None]  # padding 2 around patches of 4
+    expected = {
+        "circular": [[6, 7, 0, 1, 2, 3, 4, 5], [2, 3, 4, 5, 6, 7, 0, 1]],
+        "reflect": [[2, 1, 0, 1, 2, 3, 4, 5], [2, 3, 4, 5, 6, 7, 6, 5]],
+        "replicate": [[0, 0, 0, 1, 2, 3, 4, 5], [2, 3, 4, 5, 6, 7, 7, 7]],
+        "zeros": [[0, 0, 0, 1, 2, 3, 4, 5], [2, 3, 4, 5, 6, 7, 0, 0]],
+    }
+    for mode, fine in expected.items():
+        assert _patcher(1, 1, 0.25, channels=1, padding_mode=mode).patch(x)[:, 0].tolist() == fine, mode
+
+
+def test_coordinates_wrap_on_the_torus_and_extend_past_a_bounded_domain():
+    def grid(mode: str) -> torch.Tensor:
+        model = _patcher(1, 1, 0.25, channels=1, padding_mode=mode)
+        return model.coordinate_patches(1, (8,), like=torch.zeros(1, dtype=torch.float64)) * 7
+
+    # fine level: positions -2..5 and 2..9 of the 8 points at i / 7
+    assert grid("circular")[:, 0].tolist() == [[6, 7, 0, 1, 2, 3, 4, 5], [2, 3, 4, 5, 6, 7, 0, 1]]
+    for mode in ("reflect", "replicate", "zeros"):
+        torch.testing.assert_close(
+            grid(mode)[:, 0],
+            torch.tensor([[-2.0, -1, 0, 1, 2, 3, 4, 5], [2, 3, 4, 5, 6, 7, 8, 9]], dtype=torch.float64),
+        )
+    # level 1: every other point, windows centred on the patches, the same rule past the boundary
+    torch.testing.assert_close(
+        grid("reflect")[:, 1],
+        torch.tensor([[-6.0, -4, -2, 0, 2, 4, 6, 8], [-2.0, 0, 2, 4, 6, 8, 10, 12]], dtype=torch.float64),
+    )
+
+
 def test_2d_patches_are_neuraloperators():
     from neuralop.training.patching import MultigridPatching2D
     from torch import nn
 
-    x = torch.randn(2, 2, 64, 64)
-    with contextlib.redirect_stdout(io.StringIO()):
-        reference = MultigridPatching2D(nn.Identity(), levels=2, padding_fraction=0.0625)
-    expected, _ = reference.patch(x, x)
-    assert torch.equal(_patcher(2, 2, 0.0625, channels=2).patch(x), expected)
-    # neuraloperator's "C + levels" input channels hold for one channel: C * (levels + 1) in general
-    assert expected.shape[1] == 2 * 3
+    for levels, shape, padding_fraction in [(2, (64, 64), 0.0625), (1, (32, 48), 0.125), (1, (16, 16), 0.0)]:
+        x = torch.randn(2, 2, *shape)
+        with contextlib.redirect_stdout(io.StringIO()):
+            reference = MultigridPatching2D(nn.Identity(), levels=levels, padding_fraction=padding_fraction)
+        expected, _ = reference.patch(x, x)
+        patcher = _patcher(levels, 2, padding_fraction, channels=2)
+        assert torch.equal(patcher.patch(x), expected)
+        # neuraloperator's "C + levels" input channels hold for one channel: C * (levels + 1) in general
+        assert expected.shape[1] == 2 * (levels + 1)
+        out = expected[:, :2] * 3.0
+        assert torch.equal(patcher.stitch(out, shape), reference.unpatch(out, None)[0])
 
 
-def test_1d_construction_is_the_per_axis_factor_of_the_2d_one():
+@pytest.mark.parametrize("padding_mode", PADDING_MODES)
+def test_1d_construction_is_the_per_axis_factor_of_the_2d_one(padding_mode):
     """For a separable field f(x) g(y), each 2-D multigrid channel of patch (i, j) is the outer
     product of the 1-D patches i of f and j of g at the same level: the 1-D patching is the 2-D
-    construction of neuraloperator restricted to one axis."""
+    construction restricted to one axis, in every padding mode."""
     levels, size, pad = 2, 48, 3
     f, g = torch.randn(size, dtype=torch.float64), torch.randn(size, dtype=torch.float64)
-    patches_2d = _patcher(levels, 2, pad / size, channels=1).patch((f[:, None] * g[None, :])[None, None])
-    pf, pg = _patch_axis_1d(f[None, None], levels, pad), _patch_axis_1d(g[None, None], levels, pad)
+    patches_2d = _patcher(levels, 2, pad / size, 1, padding_mode).patch((f[:, None] * g[None, :])[None, None])
+    patcher_1d = _patcher(levels, 1, pad / size, 1, padding_mode)
+    pf, pg = patcher_1d.patch(f[None, None]), patcher_1d.patch(g[None, None])
     n = 2**levels
     for i in range(n):
         for j in range(n):
@@ -110,6 +194,11 @@ def test_level_that_does_not_divide_the_resolution_raises_one_line_shape_error()
     assert message.endswith("use a resolution such as 32 (multiples of 16 always work) or fewer levels")
     with pytest.raises(ShapeError, match="levels=1 cannot split resolution 33 of axis X .* such as 32 or 34"):
         mgtfno(in_channels=1, out_channels=1, levels=1, **SMALL[1])(torch.randn(1, 1, 33))
+
+
+def test_unknown_padding_mode_is_a_one_line_config_error():
+    with pytest.raises(ConfigError, match=r"unknown padding_mode 'mirror' for mgtfno; use one of circular, reflect"):
+        mgtfno(in_channels=1, out_channels=1, padding_mode="mirror", **SMALL[2])
 
 
 @pytest.mark.parametrize("n_dim", [1, 2])
@@ -149,3 +238,34 @@ def test_mgtfno_wrong_channels_and_dimensionality():
         model(torch.randn(1, 5, 32, 32))
     with pytest.raises(ShapeError, match=r"is 2-D .* \(3-D fields\)"):
         model(torch.randn(1, 2, 32, 32, 8))
+
+
+def test_parameter_groups_split_the_count_the_same_way_for_dense_and_factorized_models():
+    from sciml.operators import fno, parameter_count, parameter_groups, tfno
+
+    dense = fno(in_channels=1, out_channels=1, **SMALL[2])
+    factorized = tfno(in_channels=1, out_channels=1, factorization="tucker", rank=0.1, **SMALL[2])
+    mg = mgtfno(in_channels=1, out_channels=1, levels=1, **SMALL[2])
+    for model in (dense, factorized, mg):
+        groups = parameter_groups(model)
+        assert sum(groups.values()) == parameter_count(model)
+        assert groups["other"] == 0 and min(groups.values()) >= 0
+    d, t = parameter_groups(dense), parameter_groups(factorized)
+    # 2 layers of complex [8, 8, 4, 3] weights (rfft keeps 4 // 2 + 1 modes on the last axis), 2 reals each
+    assert d["spectral"] == 2 * 8 * 8 * 4 * 3 * 2
+    assert {k: v for k, v in d.items() if k != "spectral"} == {k: v for k, v in t.items() if k != "spectral"}
+    dense_rest = parameter_count(dense) - d["spectral"]
+    ratio = factorized.sciml_spec["compression_ratio"]
+    assert ratio == pytest.approx((d["spectral"] + dense_rest) / (t["spectral"] + dense_rest))
+    lean = tfno(
+        in_channels=1,
+        out_channels=1,
+        factorization="tucker",
+        rank=0.1,
+        fno_skip="soft-gating",
+        use_channel_mlp=False,
+        lifting_channel_ratio=0,
+        **SMALL[2],
+    )
+    groups = parameter_groups(lean)
+    assert groups["channel_mlp"] == groups["channel_mlp_skip"] == 0 and groups["fno_skip"] == 2 * 8
