@@ -112,10 +112,11 @@ def _cmd_train(args: argparse.Namespace) -> int:
     cfg = load_config(_resolve_config(args.config), args.overrides)
     try:
         result = train_experiment(cfg, resume=args.resume)
+        main = is_main_process()  # asked before the process group is gone (afterwards every rank is 0)
     finally:
         shutdown_distributed()
 
-    if is_main_process():
+    if main:
         print(json.dumps(result["test"], indent=2))
         print(f"run directory: {cfg.train.run_dir}")
     return 0

@@ -93,6 +93,9 @@ class TrainConfig:
     run_dir: str = "runs/experiment"
     progress: Union[bool, None] = None  # noqa: UP007
     num_workers: int = 0
+    # under torchrun: "data" shards every global batch over the ranks; "patches" gives every
+    # rank the whole batch and spreads a patched operator's (mgtfno) patches over the ranks
+    parallel: str = "data"
 
 
 @dataclass

@@ -3,6 +3,12 @@
 A run directory holds ``config.json`` (the resolved config), ``last.pt`` / ``best.pt``
 (self-describing checkpoints), ``metrics.csv`` / ``metrics.json`` (epoch history),
 ``test_metrics.json`` and PNGs.
+
+Under ``torchrun``, ``train.parallel`` picks how the ranks share the work: ``data`` (default)
+shards every global batch over them; ``patches`` builds a patched operator (``mgtfno``) with
+``distribute_patches=True`` and gives every rank the whole global batch
+(:class:`~sciml.training.distributed.ReplicatedBatches`), so the ranks split the patches of
+each forward instead. Evaluation already gives every rank every sample in the same order.
 """
 
 from __future__ import annotations
@@ -19,15 +25,48 @@ from sciml.data.transforms import ChannelNormalizer, Normalized, fit_normalizers
 from sciml.errors import ConfigError, ShapeError
 from sciml.io import write_json
 from sciml.models import build_model, check_model_fits_data
+from sciml.operators.multigrid import MultigridPatchedOperator
 from sciml.registry import OBJECTIVES
 from sciml.training.callbacks import EarlyStopping
 from sciml.training.checkpoint import load_checkpoint
-from sciml.training.distributed import is_main_process
+from sciml.training.distributed import ReplicatedBatches, broadcast_module, is_main_process
 from sciml.training.trainer import Trainer, seed_everything
 
 __all__ = ["build_datasets", "build_run", "train_experiment", "evaluate_run"]
 
 _DATASETS = {"fields": FieldDataset, "trajectories": TrajectoryDataset, "samples": SampleDataset}
+PARALLEL_MODES = ("data", "patches")
+
+
+def _check_parallel_mode(cfg: ExperimentConfig) -> None:
+    if cfg.train.parallel not in PARALLEL_MODES:
+        raise ConfigError(
+            f"unknown train.parallel '{cfg.train.parallel}'; use data (shard the batches over the torchrun ranks) "
+            "or patches (spread an mgtfno's patches over them)"
+        )
+
+
+def _configure_patch_parallelism(cfg: ExperimentConfig, model: torch.nn.Module) -> None:
+    """``train.parallel=patches``: switch the patched operator's ``distribute_patches`` on (a no-op in one process).
+
+    The model config is left as written, so a checkpoint holds an ordinary model.
+    """
+    inner = model.model if isinstance(model, Normalized) else model
+    patched = inner if isinstance(inner, MultigridPatchedOperator) else None
+    if cfg.train.parallel == "patches":
+        if patched is None:
+            raise ConfigError(
+                f"train.parallel=patches spreads the patches of a patched operator over the ranks, but model "
+                f"'{cfg.model.name}' does not cut its input into patches; use model.name=mgtfno or train.parallel=data"
+            )
+        patched.distribute_patches = True
+        if isinstance(getattr(patched, "sciml_spec", None), dict):
+            patched.sciml_spec["distribute_patches"] = True
+    elif patched is not None and patched.distribute_patches and int(os.environ.get("WORLD_SIZE", "1")) > 1:
+        raise ConfigError(
+            "model.kwargs.distribute_patches=true needs the same batch on every rank, but train.parallel=data "
+            "shards the batches; set train.parallel=patches (and drop the kwarg) or remove distribute_patches"
+        )
 
 
 def build_datasets(cfg: ExperimentConfig, splits=("train", "val", "test")) -> dict[str, Any]:
@@ -195,6 +234,7 @@ def _smoke_forward(model: torch.nn.Module, sample: dict[str, torch.Tensor], name
 
 def build_run(cfg: ExperimentConfig) -> tuple[Trainer, dict[str, Any]]:
     """Datasets, model (with normalizers fitted on the training split), objective and Trainer."""
+    _check_parallel_mode(cfg)
     seed_everything(cfg.train.seed)
     data = build_datasets(cfg)
     train = data["train"]
@@ -212,6 +252,7 @@ def build_run(cfg: ExperimentConfig) -> tuple[Trainer, dict[str, Any]]:
             model.input_normalizer.load_state_dict(norms["x"].state_dict())
             model.output_normalizer.load_state_dict(norms["y"].state_dict())
         _smoke_forward(model, train[0], cfg.model.name, out_channels)
+    _configure_patch_parallelism(cfg, model)
     callbacks = []
     if cfg.train.early_stopping_patience:
         callbacks.append(EarlyStopping(patience=cfg.train.early_stopping_patience))
@@ -248,27 +289,44 @@ def train_experiment(cfg: ExperimentConfig, *, resume: bool = False, plots: bool
     trainer, data = build_run(cfg)
     if is_main_process():
         write_json(run_dir / "config.json", cfg.to_dict())
-    history = trainer.fit(data["train"], data["val"], resume=resume)
-    if (run_dir / "best.pt").exists():
+    train = data["train"]
+    spread = cfg.train.parallel == "patches" and trainer.world_size > 1
+    if spread:
+        # every rank holds the whole global batch, in the order a one-process run draws it
+        train = ReplicatedBatches(train, cfg.train.batch_size, seed=cfg.train.seed)
+        trainer.steps_per_epoch = train.steps_per_epoch
+    history = trainer.fit(train, data["val"], resume=resume)
+    # rank 0 wrote best.pt; it reloads it and hands the weights to the other ranks (no shared disk needed)
+    if is_main_process() and (run_dir / "best.pt").exists():
         trainer.model.load_state_dict(load_checkpoint(run_dir / "best.pt", map_location=trainer.device)["model"])
+    broadcast_module(trainer.model)
+    # every rank evaluates every test sample in the same order (with spread patches each forward is collective)
     test = trainer.evaluate(data["test"], metrics=_eval_metrics(cfg, data["test"]), prefix="test_")
     if is_main_process():
         write_json(run_dir / "test_metrics.json", test)
-        if plots:
-            _plots(trainer, data["test"], history, run_dir)
+    if plots and (is_main_process() or spread):  # spread patches: every rank joins the prediction's forward
+        _plots(trainer, data["test"], history, run_dir, write=is_main_process())
     return {"test": test, "history": history, "trainer": trainer}
 
 
-def _plots(trainer: Trainer, test: FieldDataset | TrajectoryDataset | SampleDataset, history, run_dir: Path) -> None:
+def _plots(
+    trainer: Trainer,
+    test: FieldDataset | TrajectoryDataset | SampleDataset,
+    history,
+    run_dir: Path,
+    *,
+    write: bool = True,
+) -> None:
+    """Loss curve and predicted fields; ``write=False`` only joins the prediction (a patch-parallel rank > 0)."""
     from sciml.plotting import plot_fields, plot_history
 
-    if history:
+    if history and write:
         plot_history(history, run_dir / "loss.png")
     if not isinstance(test, FieldDataset):
         return
     batch = next(iter(torch.utils.data.DataLoader(test, batch_size=4)))
     pred = trainer.predict([batch])
-    if test.spatial_dims in (1, 2):
+    if write and test.spatial_dims in (1, 2):
         plot_fields(
             batch["x"].numpy(), batch["y"].numpy(), pred.numpy(), run_dir / "predictions.png", coords=test.coords
         )

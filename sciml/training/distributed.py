@@ -10,7 +10,8 @@ Two ways to use K ranks:
   share of every global batch (:class:`EpochSampler`), DDP averages the gradients.
 * **Patch parallelism** (a model that splits the patches of its input over the ranks,
   ``mgtfno(..., distribute_patches=True)``): every rank must hold the *same* batch, so
-  train on :class:`ReplicatedBatches` (the Trainer does not shard a sampler's batches).
+  train on :class:`ReplicatedBatches` (the Trainer does not shard a sampler's batches);
+  ``sciml train CONFIG train.parallel=patches`` does both.
   Each rank runs the model on its share of the patches, the outputs are all-gathered
   (differentiably) and every rank computes the same loss. The all-gather's backward sums
   the ranks' output gradients, so a rank's parameter gradients are ``K`` times its own
@@ -37,6 +38,7 @@ __all__ = [
     "rank",
     "is_main_process",
     "all_reduce_mean",
+    "broadcast_module",
     "EpochSampler",
     "ReplicatedBatches",
 ]
@@ -76,6 +78,19 @@ def all_reduce_mean(t: torch.Tensor) -> torch.Tensor:
         dist.all_reduce(t, op=dist.ReduceOp.SUM)
         t /= world_size()
     return t
+
+
+def broadcast_module(module: torch.nn.Module, src: int = 0) -> None:
+    """Copy rank ``src``'s parameters and buffers to every rank (in place); a no-op in one process.
+
+    Used after rank 0 alone reloaded a checkpoint (``best.pt``), so every rank evaluates
+    the same weights, as patch parallelism requires.
+    """
+    if world_size() <= 1:
+        return
+    with torch.no_grad():
+        for t in [*module.parameters(), *module.buffers()]:
+            dist.broadcast(t.data, src=src)
 
 
 class EpochSampler(torch.utils.data.Sampler[int]):

@@ -145,11 +145,6 @@ class Trainer:
         self.max_epochs = int(max_epochs)
         self.batch_size = int(batch_size)
         self.eval_batch_size = int(eval_batch_size or batch_size)
-        if self.batch_size % self.world_size:
-            raise ConfigError(
-                f"batch_size={batch_size} is not divisible by the {self.world_size} processes; "
-                f"use a multiple of {self.world_size}"
-            )
         self.grad_clip = grad_clip
         self.seed = int(seed)
         self.run_dir = Path(run_dir) if run_dir is not None else None
@@ -218,6 +213,11 @@ class Trainer:
     # ------------------------------------------------------------------ data
     def _loader(self, data: Any, *, train: bool) -> Iterable[dict[str, torch.Tensor]]:
         if isinstance(data, Dataset):
+            if train and self.batch_size % self.world_size:  # only a Dataset is sharded over the ranks
+                raise ConfigError(
+                    f"batch_size={self.batch_size} is not divisible by the {self.world_size} processes; "
+                    f"use a multiple of {self.world_size}"
+                )
             per_rank = (self.batch_size if train else self.eval_batch_size) // (self.world_size if train else 1)
             sampler = dist_utils.EpochSampler(
                 len(data), seed=self.seed, shuffle=train,
