@@ -261,7 +261,7 @@ class GlobalStiffnessRegularizer(AbstractRegularizer):
         return {**super().config(), "aggregate": self.aggregate}
 
 
-class SDEGlobalErrorRegularizer(AbstractRegularizer):
+class SDEGlobalErrorRegularizer(GlobalErrorRegularizer):
     r"""Penalize the error estimates of all accepted steps of an SDE solve (Pal et al., ICML 2021).
 
     The SDE version of :class:`GlobalErrorRegularizer`: ``R_E = sum_j EEst_j |h_j|``
@@ -291,20 +291,6 @@ class SDEGlobalErrorRegularizer(AbstractRegularizer):
 
     name = "sde_global_error"
 
-    def __init__(
-        self,
-        weight: float = 1.0,
-        *,
-        schedule: str = "constant",
-        decay: float = 1.0,
-        aggregate: str = "sum",
-        squared: bool = False,
-    ):
-        super().__init__(weight, schedule=schedule, decay=decay)
-        if aggregate not in ("sum", "mean"):
-            raise ConfigError(f"unknown aggregate {aggregate!r}; valid names: mean, sum")
-        self.aggregate, self.squared = aggregate, bool(squared)
-
     def penalty(self, dynamics, y0: torch.Tensor | None = None, **kwargs) -> torch.Tensor:
         if not isinstance(dynamics, NeuralSDE) or dynamics.backend != "sciml":
             backend = getattr(dynamics, "backend", None)
@@ -318,9 +304,6 @@ class SDEGlobalErrorRegularizer(AbstractRegularizer):
             raise ConfigError("SDEGlobalErrorRegularizer: solve the NeuralSDE first (it reads last_stats)")
         self.last_nfe = 0
         return _error_times_step(stats.error_estimate, stats.h, self.aggregate, self.squared)
-
-    def config(self) -> dict[str, Any]:
-        return {**super().config(), "aggregate": self.aggregate, "squared": self.squared}
 
 
 class LocalErrorRegularizer(AbstractRegularizer):
