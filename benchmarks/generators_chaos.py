@@ -1,43 +1,54 @@
-"""Chaos generator speed: our batched dopri5 vs dysts ``make_trajectory`` per initial condition.
+"""Chaos generator speed: our batched solvers vs dysts ``make_trajectory`` per initial condition.
 
 For each system, the same N initial conditions (the catalogue initial condition, which
-lies on the attractor, perturbed by 1 % of the catalogue standard deviation) are
-integrated to the same sampling times (``n_periods`` dominant periods at 100 points per
-period, dysts' ``make_trajectory`` grid) by
+lies on the attractor, perturbed by 1 % of the catalogue standard deviation; 1e-3 for the
+few flows where 1 % leaves the attractor) are integrated to the same sampling times
+(``n_periods`` dominant periods at 100 points per period, dysts' ``make_trajectory``
+grid) by
 
 ``sciml_batched``  :func:`sciml.data.generators.chaos.integrate_batch`, all N at once,
-                   dopri5 with per-trajectory step control at rtol = atol = TOL;
+                   dopri5 with per-trajectory step control at rtol = atol = TOL; for the
+                   six delay equations :func:`~sciml.data.generators.chaos.integrate_delay_batch`
+                   (RK4, the step meeting rtol = TOL), see :func:`run_delay_system`;
 ``dysts_rk45``     ``system.make_trajectory(n, init_cond=ic, method="RK45", rtol=TOL,
                    atol=TOL, postprocess=False)``, one call per initial condition, as
-                   users do (scipy's RK45 is the same Dormand-Prince pair).
+                   users do (scipy's RK45 is the same Dormand-Prince pair);
+``dysts_ddeint``   the same call for a delay equation (dysts' own ``ddeint``).
 
 dysts is timed on ``timed`` of the N initial conditions and its time scaled by
 ``N / timed`` (its calls are independent, so the cost is linear in N); the JSON records
-both numbers. Errors of both against a reference (scipy DOP853 at rtol = atol = 1e-12)
-on the first ``reference`` initial conditions: relative max-norm error over the first
-Lyapunov time (``error_1lyap``) and over the whole trajectory (``error_full``, amplified
-by chaos for both methods alike). Targets: total speed-up >= 20x, and the median over
-systems of the error ratio (ours / dysts, first Lyapunov time) <= 1.1 (no worse: the
-same Dormand-Prince pair, equal errors up to the rounding of the step sequence).
+both numbers. Errors of both against a reference (scipy DOP853 at rtol = atol = 1e-12; a
+reference IC over ``REFERENCE_TIME_LIMIT_S`` is left out) on the first ``reference``
+initial conditions: relative max-norm error over the first Lyapunov time
+(``error_1lyap``) and over the whole trajectory (``error_full``, amplified by chaos for
+both methods alike). Targets: total speed-up >= 20x, and the median over systems of the
+error ratio (ours / dysts, first Lyapunov time) <= 1.1 (no worse: the same
+Dormand-Prince pair, equal errors up to the rounding of the step sequence). The JSON is
+written after every system; ``--resume`` skips the systems already in it.
 
 Optional Lyapunov check (``--lyapunov``, a benchmark, not a test): the largest Lyapunov
-exponent from pairs of our trajectories (Benettin renormalization every tenth of a
-period, median over 8 pairs, 40 periods after 5 periods of settling) vs dysts' catalogue
-value ``maximum_lyapunov_estimated``. Target: within 15 % for >= 90 % of the systems;
-the systems outside are listed. The systems run on any ``concurrent.futures.Executor``
-(``--executor process`` with ``--workers``, or ``serial``); each finished system is
-written to ``generators_chaos_lyapunov.json`` at once, and ``--resume`` skips the
-systems already there. ``--no-speed`` skips the speed comparison (and leaves
-``generators_chaos.json`` alone).
+exponent from our trajectories (:func:`lyapunov_estimate`: Benettin pairs, 32 in one
+batch, mean and standard error) vs dysts' catalogue value ``maximum_lyapunov_estimated``.
+Target: within 15 % for >= 90 % of the systems; the systems outside are listed.
+``--lyapunov-method`` also runs dysts' own estimator on our trajectories
+(``dysts_naive``) and dysts' estimator with the integration settings the catalogue was
+computed with (``catalogue_protocol``: scipy Radau at its default tolerances), which
+reproduces the catalogue; each writes ``generators_chaos_lyapunov_<method>.json``. The
+systems run on any ``concurrent.futures.Executor`` (``--executor process`` with
+``--workers``, or ``serial``); each finished system is written at once, ``--resume``
+skips the systems already there (``--retry-failed``: not the failed ones), and
+``--time-limit`` bounds each system. ``--no-speed`` skips the speed comparison (and
+leaves ``generators_chaos.json`` alone).
 
 Usage::
 
     python benchmarks/generators_chaos.py --preset quick
-    python benchmarks/generators_chaos.py --preset full --lyapunov
-    python benchmarks/generators_chaos.py --preset full --no-speed --lyapunov --executor process --workers 2
+    python benchmarks/generators_chaos.py --preset full --resume
+    python benchmarks/generators_chaos.py --preset full --no-speed --lyapunov --executor serial --time-limit 240
+    python benchmarks/generators_chaos.py --preset full --no-speed --lyapunov --lyapunov-method catalogue_protocol
 
 Writes ``benchmarks/results/generators_chaos.json`` and ``generators_chaos.png`` (speed),
-``benchmarks/results/generators_chaos_lyapunov.json`` (Lyapunov check).
+``benchmarks/results/generators_chaos_lyapunov*.json`` (Lyapunov check).
 """
 
 from __future__ import annotations

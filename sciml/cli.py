@@ -17,7 +17,9 @@ from __future__ import annotations
 
 import argparse
 import json
+import signal
 import sys
+import threading
 from collections.abc import Sequence
 from pathlib import Path
 
@@ -199,6 +201,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             args.overrides.append(item)
         else:
             parser.error(f"unrecognized argument '{item}'")
+    previous = _stop_on_sigterm()
     try:
         return int(args.func(args) or 0)
     except SciMLError as exc:
@@ -207,8 +210,27 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(f"sciml: error: {exc}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:
-        print("sciml: interrupted; resume training with --resume", file=sys.stderr)
+        print(
+            "sciml: interrupted; training resumes with --resume, a data generation from its finished batches "
+            "when the same command is rerun",
+            file=sys.stderr,
+        )
         return 130
+    finally:
+        if previous is not None:
+            signal.signal(signal.SIGTERM, previous)
+
+
+def _raise_interrupt(signum, frame):  # noqa: ANN001, ARG001 - signal handler signature
+    raise KeyboardInterrupt
+
+
+def _stop_on_sigterm():
+    """Turn SIGTERM (a scheduler's stop, ``kill``) into KeyboardInterrupt, so temporary files are
+    removed, checkpoints and finished batches kept; returns the previous handler (None off the main thread)."""
+    if threading.current_thread() is not threading.main_thread():
+        return None
+    return signal.signal(signal.SIGTERM, _raise_interrupt)
 
 
 if __name__ == "__main__":  # pragma: no cover

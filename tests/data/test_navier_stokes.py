@@ -86,6 +86,7 @@ def test_blow_up_and_courant_violations_name_the_sample_and_setting(tmp_path):
     with pytest.raises(DataError, match=r"sample \d+ reached Courant number .*dt=0.5"):
         navier_stokes2d(tmp_path / "bad.h5", dt=0.5, forcing="kolmogorov", forcing_amplitude=50.0, **SMALL)
     assert not (tmp_path / "bad.h5").exists()
+    assert not list(tmp_path.glob(".bad.h5*"))  # no temporary file, no cache of finished batches
 
 
 def test_file_layout_and_initial_condition(tmp_path):

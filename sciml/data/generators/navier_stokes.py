@@ -27,7 +27,7 @@ from collections.abc import Sequence
 import numpy as np
 import torch
 
-from sciml.data.generators._common import check_parameters, resolve_device, sample_generator
+from sciml.data.generators._common import BatchCache, check_parameters, resolve_device, sample_generator
 from sciml.data.schema import FieldsWriter, Provenance
 from sciml.errors import ConfigError, DataError
 from sciml.numerics.spectral import dealias_mask, gaussian_random_field, wavenumbers
@@ -492,23 +492,38 @@ def navier_stokes2d(
         batches = tqdm(starts, desc="navier_stokes2d", unit="batch")
     shape = (resolution, resolution)
     sampling = {"seed": seed, "alpha": alpha, "tau": tau, "sigma": sigma_value, "device": torch_device}
+    key = {"generator": "navier_stokes2d", "params": params, "seed": seed, "solver": solver, "batch_size": batch_size}
     with FieldsWriter(path, n, (len(t), 1, *shape), t, {"x": grid, "y": grid}, provenance, a_shape=(1, *shape)) as w:
-        for start in batches:
-            count = min(batch_size, n - start)
-            w0 = initial_vorticity(start, count, resolution, **sampling)
-            vorticity = _solve(
-                w0,
-                nu,
-                t,
-                forcing=f,
-                drag=drag,
-                internal_resolution=internal,
-                cfl=cfl,
-                max_dt=max_dt,
-                dt=dt,
-                progress=False,
-                first_sample=start,
-                name="navier_stokes2d",
-            )
-            w.write(vorticity[:, :, None].cpu().numpy(), a=w0[:, None].cpu().numpy())
-        return w.close()
+        # finished batches survive a killed run (hours at a 256 grid): a rerun resumes from them
+        cache = BatchCache(path, {**key, "device": str(torch_device)})
+        try:
+            for start in batches:
+                done = cache.load(start)
+                if done is None:
+                    w0 = initial_vorticity(start, min(batch_size, n - start), resolution, **sampling)
+                    vorticity = _solve(
+                        w0,
+                        nu,
+                        t,
+                        forcing=f,
+                        drag=drag,
+                        internal_resolution=internal,
+                        cfl=cfl,
+                        max_dt=max_dt,
+                        dt=dt,
+                        progress=False,
+                        first_sample=start,
+                        name="navier_stokes2d",
+                    )
+                    done = {
+                        "u": vorticity[:, :, None].cpu().numpy().astype(np.float32),
+                        "a": w0[:, None].cpu().numpy().astype(np.float32),
+                    }
+                    cache.save(start, **done)
+                w.write(done["u"], a=done["a"])
+        except (ConfigError, DataError):
+            cache.clear()  # a blow-up or a bad setting: the rerun needs other settings, so the batches are stale
+            raise
+        digest = w.close()
+    cache.clear()
+    return digest
