@@ -312,3 +312,18 @@ def test_cached_coordinate_grid_follows_device_and_dtype_moves():
     to_precision(model, torch.float64)
     out = model(x.double())
     assert out.dtype == torch.float64 and model.positional_embedding._grid[0].dtype == torch.float64
+
+
+def test_tfno_benchmark_options_keep_input_channels_at_full_rank_and_reach_ten_fold():
+    """The 2D TFNO of the benchmark and the Darcy presets: Tucker rank 0.1 with tensor mode 0 (the
+    input channels) at full rank, a soft-gating skip, no channel MLP and a linear lifting."""
+    lean = {"fno_skip": "soft-gating", "use_channel_mlp": False, "lifting_channel_ratio": 0}
+    base = {"in_channels": 1, "out_channels": 1, "n_modes": (12, 12), "hidden_channels": 32}
+    free = tfno(**base, **lean)
+    fixed = tfno(**base, **lean, fixed_rank_modes=True)
+    assert tuple(free.fno_blocks.convs[0].weight.rank) == (17, 17, 6, 4)
+    assert tuple(fixed.fno_blocks.convs[0].weight.rank) == (32, 14, 5, 3)  # the same 10 % budget, spent otherwise
+    dense = parameter_count(fno(**base))
+    assert dense / parameter_count(fixed) == pytest.approx(10.20, abs=0.01)
+    preset = tfno(**{**base, "n_modes": (16, 16)}, **lean, fixed_rank_modes=True)
+    assert parameter_count(fno(**{**base, "n_modes": (16, 16)})) / parameter_count(preset) == pytest.approx(10.29, abs=0.01)
