@@ -1,0 +1,74 @@
+"""The Navier-Stokes rollout presets of every operator through the real CLI: data, train, test, eval.
+
+A small file (15 trajectories, split 9 / 3 / 3, at 32x32, 6 snapshots) replaces the 1200 x 64x64 data set; windows of
+2 snapshots in and 2 predicted replace 10 and 10. The full-size numbers are in docs/operators.md.
+"""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from sciml.cli import main
+
+WINDOWS = ["data.options.history=2", "data.options.horizon=2", "data.options.stride=1", "data.fractions=[0.6,0.2,0.2]"]
+
+
+def _run(capsys, *argv):
+    code = main([str(a) for a in argv])
+    out, err = capsys.readouterr()
+    assert code == 0, err
+    return out
+
+
+@pytest.fixture(scope="module")
+def ns_file(tmp_path_factory):
+    path = tmp_path_factory.mktemp("ns") / "ns32.h5"
+    assert (
+        main(
+            [
+                "data",
+                "generate",
+                "navier_stokes2d",
+                "--n",
+                "15",
+                "--resolution",
+                "32",
+                "--out",
+                str(path),
+                "nu=1e-3",
+                "n_times=5",
+                "t_final=2.5",
+            ]
+        )
+        == 0
+    )
+    return path
+
+
+@pytest.mark.parametrize("preset", ["ns_fno_rollout", "ns_tfno_rollout", "ns_mgtfno_rollout", "ns_lsm_rollout"])
+def test_ns_rollout_presets_train_and_beat_the_zero_prediction(preset, ns_file, tmp_path, capsys):
+    run = tmp_path / preset
+    out = _run(
+        capsys,
+        "train",
+        preset,
+        f"data.path={ns_file}",
+        f"train.run_dir={run}",
+        "train.progress=false",
+        "train.epochs=20",
+        "train.batch_size=8",
+        *WINDOWS,
+    )
+    test = json.loads(out[: out.rindex("}") + 1])
+    history = json.loads((run / "metrics.json").read_text())["history"]
+    saved = json.loads((run / "config.json").read_text())["model"]
+    assert saved["kwargs"]["in_channels"] == 2 and saved["kwargs"]["out_channels"] == 1  # one snapshot per call
+    # 20 epochs on 27 windows: the training loss falls from about 1 to 0.12 .. 0.31 and the 2-step rollout
+    # of the 3 test trajectories is far better than predicting zeros (relative L2 1); measured 0.18 (fno),
+    # 0.23 (tfno), 0.14 (mgtfno), 0.11 (lsm)
+    assert history[-1]["train_loss"] < 0.5 * history[0]["train_loss"]
+    assert test["test_relative_l2"] < 0.45
+    again = json.loads(_run(capsys, "eval", run))
+    assert again["test_relative_l2"] == pytest.approx(test["test_relative_l2"], rel=1e-5)
