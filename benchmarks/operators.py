@@ -346,7 +346,9 @@ def train_sciml(model: nn.Module, data: Dataset, cfg: dict[str, Any], device: to
     return clock.durations()
 
 
-def train_neuralop(model: nn.Module, data: Dataset, cfg: dict[str, Any], device: torch.device, lr: float) -> list[float]:
+def train_neuralop(
+    model: nn.Module, data: Dataset, cfg: dict[str, Any], device: torch.device, lr: float
+) -> list[float]:
     """neuraloperator's Trainer with sciml's optimizer, schedule and batch order (its own sampler)."""
     from neuralop.training import Trainer as NeuralopTrainer
 
@@ -601,7 +603,9 @@ def sweep_learning_rates(
         scores = {}
         for lr in LR_GRID:
             seed_everything(SEED)
-            model = Standardized(build_model(method, model_kwargs(method, n_dim, in_ch, out_ch, size, case)), *data["stats"])
+            model = Standardized(
+                build_model(method, model_kwargs(method, n_dim, in_ch, out_ch, size, case)), *data["stats"]
+            )
             try:
                 train_sciml(model, train, cfg, device, lr)
                 err = test_error(model.to(device), val, case, device, cfg["batch_size"])["relative_l2"]
@@ -879,7 +883,18 @@ def main(argv: list[str] | None = None) -> dict:
     chosen: dict[str, dict[str, float]] = {}
     # progress of this command, saved after every row and sweep: --resume continues from it
     partial_path = args.out / f"{NAME}_{args.preset}.partial.json"
-    run_key = {"preset": args.preset, "device": device.type, "cases": cases, "methods": methods, "tune_lr": args.tune_lr}
+    table = {
+        case: LEARNING_RATES.get(args.preset, {}).get(case) or LEARNING_RATES.get("quick", {}).get(case, {})
+        for case in cases
+    }
+    run_key = {
+        "preset": args.preset,
+        "device": device.type,
+        "cases": cases,
+        "methods": methods,
+        "tune_lr": args.tune_lr,
+        "learning_rates": None if args.tune_lr else table,
+    }
     progress: dict[str, Any] = {"key": run_key, "rows": {}, "sweeps": {}}
     resumed: dict[str, dict] = {}
     if args.resume and partial_path.exists():
@@ -903,9 +918,8 @@ def main(argv: list[str] | None = None) -> dict:
             sweep_rows += rows_of_case
             progress["sweeps"][case] = {"chosen": chosen[case], "rows": rows_of_case}
             save_progress()
-        else:
-            # a preset not swept yet (full) takes the quick sweep's choices
-            chosen[case] = LEARNING_RATES.get(args.preset, {}).get(case) or LEARNING_RATES.get("quick", {}).get(case, {})
+        else:  # a preset not swept yet (full) takes the quick sweep's choices
+            chosen[case] = table[case]
         data = load_case(case, cfg, args.data_dir)
         settings["cases"][case] = {
             "data": data["generator"],
@@ -915,6 +929,7 @@ def main(argv: list[str] | None = None) -> dict:
             "batch_size": cfg["batch_size"],
             **data.get("windows", {}),
         }
+
         def on_row(case_rows: list[dict], case: str = case) -> None:
             progress["rows"][case] = {r["method"]: r for r in case_rows}
             save_progress()
@@ -944,7 +959,9 @@ def main(argv: list[str] | None = None) -> dict:
         "environment": {**environment(), "torch_threads": args.threads},
         "settings": settings,
         "wall_seconds": round(time.perf_counter() - start, 1),
-        "resumed_rows": [f"{r['case']}/{r['method']}" for case in progress["rows"] for r in resumed.get(case, {}).values()],
+        "resumed_rows": [
+            f"{r['case']}/{r['method']}" for case in progress["rows"] for r in resumed.get(case, {}).values()
+        ],
         "rows": rows,
         "targets": targets,
         "parameter_analysis": analysis,
