@@ -41,9 +41,9 @@ the FNO and of Tucker TFNOs with neuraloperator's options, and the rank that rea
 Usage::
 
     python benchmarks/operators.py --preset quick              # minutes on one CPU thread
-    python benchmarks/operators.py --preset full --device cuda # the sizes
+    python benchmarks/operators.py --preset full --device cuda # the FNO paper's sizes
     python benchmarks/operators.py --cases darcy --models fno,lsm
-    python benchmarks/operators.py --preset full --threads 2 --resume  # continues an interrupted run
+    python benchmarks/operators.py --preset medium --resume    # the sizes on a CPU, resumable
 
 Writes ``benchmarks/results/operators.json``, ``operators_errors.png``,
 ``operators_ns_rollout.png`` and ``operators_darcy_fields_<method>.png``.
@@ -100,7 +100,12 @@ MB = 2.0**20
 # example value. neuralop_fno always trains at the FNO's rate.
 LR_GRID = (1e-3, 3e-3, 1e-2)
 DEFAULT_LR = 1e-3
-LEARNING_RATES: dict[str, dict[str, dict[str, float]]] = {}
+LEARNING_RATES: dict[str, dict[str, dict[str, float]]] = {
+    # python benchmarks/operators.py --preset quick --tune-lr (2026-11-27), operators_lr_sweep.json
+    "quick": {
+        "darcy": {"fno": 1e-2, "tfno": 1e-2, "mgtfno": 1e-2, "lsm": 1e-2},
+    },
+}
 VALIDATION_FRACTION = 0.2
 
 PRESETS: dict[str, dict[str, dict[str, Any]]] = {
@@ -146,7 +151,33 @@ PRESETS: dict[str, dict[str, dict[str, Any]]] = {
             "batch_size": 16,
         },
     },
-    # the sizes: hours on a CPU, run it on a GPU
+    # the sizes on a CPU (about 5 hours on one thread; --resume continues an interrupted run):
+    # Darcy 1000 / 200 at 64x64, NS nu = 1e-3 at 64x64 with 10 steps predicted from 10 (200 / 50
+    # trajectories: 2000 training windows an epoch), Burgers 800 / 200; fewer epochs than "full"
+    "medium": {
+        "darcy": {"recipe": "darcy64", "n_train": 1000, "n_test": 200, "epochs": 50, "batch_size": 20},
+        "ns": {
+            # the first 250 trajectories of the navier_stokes_nu1e-3 recipe (samples are seeded by index)
+            "generator": "navier_stokes2d",
+            "params": {
+                "n": 250,
+                "resolution": 64,
+                "nu": 1e-3,
+                "t_final": 20.0,
+                "n_times": 20,
+                "forcing": "fno",
+                "seed": 0,
+            },
+            "n_train": 200,
+            "n_test": 50,
+            "history": 10,
+            "horizon": 10,
+            "epochs": 30,
+            "batch_size": 20,
+        },
+        "burgers": {"recipe": "burgers1d", "n_train": 800, "n_test": 200, "epochs": 100, "batch_size": 20},
+    },
+    # the FNO paper's sizes (NS: 1000 / 200 trajectories, 10000 training windows an epoch): run it on a GPU
     "full": {
         "darcy": {"recipe": "darcy64", "n_train": 1000, "n_test": 200, "epochs": 100, "batch_size": 20},
         "ns": {
