@@ -45,7 +45,7 @@ Usage::
     python benchmarks/operators.py --cases darcy --models fno,lsm
     python benchmarks/operators.py --preset medium --resume    # the issue's sizes on a CPU, resumable
 
-Writes ``benchmarks/results/operators.json``, ``operators_errors.png``,
+Writes ``benchmarks/results/operators.json`` (``operators_<preset>.json`` for medium and full), ``operators_errors.png``,
 ``operators_ns_rollout.png`` and ``operators_darcy_fields_<method>.png``.
 """
 
@@ -1004,10 +1004,11 @@ def main(argv: list[str] | None = None) -> dict:
     print()
     for t in targets:
         print(f"target {t['name']}: measured {t['measured']}, goal {t['goal']}, met {t['met']}")
-    write_json(args.out / f"{NAME}.json", payload)
+    stem = NAME if args.preset == "quick" else f"{NAME}_{args.preset}"  # quick, medium and full side by side
+    write_json(args.out / f"{stem}.json", payload)
     partial_path.unlink(missing_ok=True)
-    plot_errors(rows, args.out / f"{NAME}_errors.png", f"{command} ({device}, threads={args.threads})")
-    print(f"wrote {args.out / (NAME + '.json')} and PNGs ({payload['wall_seconds']} s)")
+    plot_errors(rows, args.out / f"{stem}_errors.png", f"{command} ({device}, threads={args.threads})")
+    print(f"wrote {args.out / (stem + '.json')} and PNGs ({payload['wall_seconds']} s)")
     return payload
 
 
