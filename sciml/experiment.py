@@ -216,6 +216,8 @@ def build_model_for(cfg: ExperimentConfig, train: FieldDataset, out_channels: in
 def _smoke_forward(model: torch.nn.Module, sample: dict[str, torch.Tensor], name: str, out_channels: int) -> None:
     """One forward pass on one sample, turning opaque shape errors into a one-line message."""
     x = sample["x"][None]
+    was_training = model.training
+    model.eval()  # a forward in training mode would move batch-norm running statistics (LSM) of a loaded model
     try:
         with torch.no_grad():
             out = model(x)
@@ -224,6 +226,8 @@ def _smoke_forward(model: torch.nn.Module, sample: dict[str, torch.Tensor], name
             f"model '{name}' cannot take input of shape {tuple(x.shape)} ({str(exc).splitlines()[0][:120]}); "
             "match the model's channels and dimensionality to the data"
         ) from None
+    finally:
+        model.train(was_training)
     expected = (out_channels, *sample["y"].shape[1:]) if "y" in sample else None
     if expected is not None and tuple(out.shape[1:]) != expected:
         raise ShapeError(

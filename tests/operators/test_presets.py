@@ -72,3 +72,20 @@ def test_ns_rollout_presets_train_and_beat_the_zero_prediction(preset, ns_file, 
     assert test["test_relative_l2"] < 0.45
     again = json.loads(_run(capsys, "eval", run))
     assert again["test_relative_l2"] == pytest.approx(test["test_relative_l2"], rel=1e-5)
+
+
+def test_shape_check_forward_leaves_batch_norm_statistics_alone():
+    """`sciml eval` checks shapes with one forward of the loaded model; in training mode that forward
+    moved the LSM's batch-norm running statistics and changed the evaluated error by 2 %."""
+    import torch
+
+    from sciml.experiment import _smoke_forward
+    from sciml.operators import lsm
+
+    model = lsm(in_channels=2, out_channels=1, n_dim=2, width=8, num_basis=4, num_token=2, patch_size=4, depth=2)
+    before = {k: v.clone() for k, v in model.state_dict().items()}
+    _smoke_forward(model, {"x": 3.0 + torch.randn(2, 16, 16), "y": torch.zeros(1, 16, 16)}, "lsm", 1)
+    assert model.training
+    assert any("running_mean" in k for k in before)
+    for key, value in model.state_dict().items():
+        assert torch.equal(value, before[key]), key
