@@ -56,7 +56,9 @@ def load_recipe(path_or_name: str | os.PathLike[str], recipe_dir: Path | None = 
     missing = [k for k in ("generator", "params") if k not in raw]
     if missing:
         raise ConfigError(f"recipe {p} lacks {', '.join(missing)}; a recipe needs 'generator' and 'params'")
-    return Recipe(p.stem, raw["generator"], dict(raw["params"]), dict(raw.get("small") or {}), raw.get("description", ""))
+    return Recipe(
+        p.stem, raw["generator"], dict(raw["params"]), dict(raw.get("small") or {}), raw.get("description", "")
+    )
 
 
 def load_manifest(recipe_dir: Path | None = None) -> dict[str, dict[str, str]]:
@@ -65,7 +67,12 @@ def load_manifest(recipe_dir: Path | None = None) -> dict[str, dict[str, str]]:
 
 
 def build_recipe(
-    recipe: Recipe, out: str | os.PathLike[str], *, small: bool = False, check: bool = True, recipe_dir: Path | None = None
+    recipe: Recipe,
+    out: str | os.PathLike[str],
+    *,
+    small: bool = False,
+    check: bool = True,
+    recipe_dir: Path | None = None,
 ) -> str:
     """Generate ``recipe`` into ``out``; with ``check``, compare against the manifest.
 
@@ -85,21 +92,34 @@ def build_recipe(
     return digest
 
 
-def update_manifest(names: list[str], *, full: bool, recipe_dir: Path | None = None, workdir: str | None = None) -> dict:
-    """Regenerate recipes and record their checksums in ``manifest.json``."""
+def update_manifest(
+    names: list[str], *, full: bool, recipe_dir: Path | None = None, workdir: str | None = None
+) -> dict:
+    """Regenerate recipes and record their checksums in ``manifest.json``, saved after each recipe.
+
+    With ``workdir`` the files are kept there as ``NAME.small.h5`` / ``NAME.full.h5``, and a long
+    generation that is interrupted resumes from its finished batches when the call is repeated;
+    without it they go to a temporary directory.
+    """
+    import contextlib
     import tempfile
 
     directory = Path(recipe_dir or RECIPE_DIR)
     manifest = load_manifest(directory)
-    with tempfile.TemporaryDirectory(dir=workdir) as tmp:
+    with contextlib.ExitStack() as stack:
+        if workdir is None:
+            out_dir = Path(stack.enter_context(tempfile.TemporaryDirectory()))
+        else:
+            out_dir = Path(workdir)
+            out_dir.mkdir(parents=True, exist_ok=True)
         for name in names:
             recipe = load_recipe(name, directory)
             entry = manifest.setdefault(name, {})
             entry["generator"] = recipe.generator
-            entry["small"] = build_recipe(recipe, Path(tmp) / "small.h5", small=True, check=False)
+            entry["small"] = build_recipe(recipe, out_dir / f"{name}.small.h5", small=True, check=False)
             if full:
-                entry["full"] = build_recipe(recipe, Path(tmp) / "full.h5", check=False)
-    write_json(directory / "manifest.json", {"schema": 1, "recipes": dict(sorted(manifest.items()))})
+                entry["full"] = build_recipe(recipe, out_dir / f"{name}.full.h5", check=False)
+            write_json(directory / "manifest.json", {"schema": 1, "recipes": dict(sorted(manifest.items()))})
     return manifest
 
 
@@ -109,7 +129,8 @@ if __name__ == "__main__":  # pragma: no cover - maintenance entry point
     parser = argparse.ArgumentParser(description="Regenerate recipes and update datasets/manifest.json")
     parser.add_argument("names", nargs="*", help="recipe names (default: all)")
     parser.add_argument("--full", action="store_true", help="also generate the full datasets")
+    parser.add_argument("--workdir", help="keep the generated files here (an interrupted run then resumes)")
     args = parser.parse_args()
     names = args.names or sorted(p.stem for p in RECIPE_DIR.glob("*.yaml"))
-    for name, entry in update_manifest(names, full=args.full).items():
+    for name, entry in update_manifest(names, full=args.full, workdir=args.workdir).items():
         print(name, entry)

@@ -37,3 +37,24 @@ def test_mismatch_is_refused_and_file_removed(tmp_path, monkeypatch):
 def test_cli_recipe(tmp_path, capsys):
     assert main(["data", "recipe", "burgers1d_fno", "--small", "--out", str(tmp_path / "b.h5")]) == 0
     assert "matches the manifest" in capsys.readouterr().out
+
+
+def test_update_manifest_keeps_files_in_workdir_and_records_their_checksums(tmp_path):
+    from sciml.data.recipes import update_manifest
+    from sciml.data.schema import validate
+
+    recipes = tmp_path / "recipes"
+    recipes.mkdir()
+    (recipes / "tiny.yaml").write_text(
+        "generator: burgers1d\nparams: {n: 4, resolution: 32, n_times: 2, seed: 1}\nsmall: {n: 2}\n"
+    )
+    work = tmp_path / "work"
+    manifest = update_manifest(["tiny"], full=True, recipe_dir=recipes, workdir=str(work))
+    assert manifest["tiny"]["full"] == validate(work / "tiny.full.h5").content_sha256
+    assert manifest["tiny"]["small"] == validate(work / "tiny.small.h5").content_sha256
+    assert manifest["tiny"]["full"] != manifest["tiny"]["small"]
+    assert load_manifest(recipes) == manifest
+    assert (
+        build_recipe(load_recipe("tiny", recipes), tmp_path / "again.h5", recipe_dir=recipes)
+        == manifest["tiny"]["full"]
+    )
