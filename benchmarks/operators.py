@@ -104,6 +104,8 @@ LEARNING_RATES: dict[str, dict[str, dict[str, float]]] = {
     # python benchmarks/operators.py --preset quick --tune-lr (2026-11-27), operators_lr_sweep.json
     "quick": {
         "darcy": {"fno": 1e-2, "tfno": 1e-2, "mgtfno": 1e-2, "lsm": 1e-2},
+        "ns": {"fno": 3e-3, "tfno": 1e-2, "mgtfno": 1e-2, "lsm": 1e-3},
+        "burgers": {"fno": 3e-3, "tfno": 3e-3, "lsm": 1e-2},
     },
 }
 VALIDATION_FRACTION = 0.2
