@@ -926,7 +926,6 @@ def main(argv: list[str] | None = None) -> dict:
         "cases": cases,
         "methods": methods,
         "tune_lr": args.tune_lr,
-        "learning_rates": None if args.tune_lr else table,
     }
     progress: dict[str, Any] = {"key": run_key, "rows": {}, "sweeps": {}}
     resumed: dict[str, dict] = {}
@@ -967,7 +966,12 @@ def main(argv: list[str] | None = None) -> dict:
             progress["rows"][case] = {r["method"]: r for r in case_rows}
             save_progress()
 
-        done = progress["rows"].get(case, {})
+        # a saved row counts only if it trained at the learning rate this run would use
+        done = {
+            m: r
+            for m, r in progress["rows"].get(case, {}).items()
+            if r.get("lr") == chosen[case].get("fno" if m == "neuralop_fno" else m, DEFAULT_LR)
+        }
         rows += run_case(case, cfg, data, methods, device, args.out, chosen[case], done=done, on_row=on_row)
     if args.tune_lr:
         write_json(
