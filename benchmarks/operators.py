@@ -931,7 +931,7 @@ def main(argv: list[str] | None = None) -> dict:
     resumed: dict[str, dict] = {}
     if args.resume and partial_path.exists():
         saved = json.loads(partial_path.read_text())
-        if saved.get("key") != run_key:
+        if {k: saved.get("key", {}).get(k) for k in run_key} != run_key:
             parser.error(f"{partial_path} belongs to another command ({saved.get('key')}); drop --resume or delete it")
         progress = saved
         resumed = {case: dict(v) for case, v in saved["rows"].items()}
