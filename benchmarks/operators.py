@@ -249,7 +249,8 @@ def model_kwargs(
             "width": width,
             "num_basis": 12,
             "num_token": 4,
-            "patch_size": 4,
+            # the coarsest scale is one patch at any resolution (4 at 32x32, 8 at 64x64, 16 at 128 points)
+            "patch_size": "auto",
             "depth": 3,
             "num_heads": 8,
             "projection_channels": 128,
@@ -589,6 +590,15 @@ def run_case(
             f"{data['windows']['history']}",
         )
     return rows
+
+
+def _same_run(method: str, row: dict, case: str, data: dict, learning_rates: dict[str, float]) -> bool:
+    """Whether a saved row trained the model and learning rate this run would use (``--resume``)."""
+    in_ch, out_ch = data["train"].x.shape[1], data["train"].y.shape[1]
+    kwargs = model_kwargs(method, data["n_dim"], in_ch, out_ch, data["size"], case)
+    model = {"name": "fno" if method == "neuralop_fno" else method, **kwargs}
+    lr = learning_rates.get("fno" if method == "neuralop_fno" else method, DEFAULT_LR)
+    return row.get("lr") == lr and json.loads(json.dumps(row.get("model"))) == json.loads(json.dumps(model))
 
 
 def interleaved_epoch_times(
@@ -966,12 +976,8 @@ def main(argv: list[str] | None = None) -> dict:
             progress["rows"][case] = {r["method"]: r for r in case_rows}
             save_progress()
 
-        # a saved row counts only if it trained at the learning rate this run would use
-        done = {
-            m: r
-            for m, r in progress["rows"].get(case, {}).items()
-            if r.get("lr") == chosen[case].get("fno" if m == "neuralop_fno" else m, DEFAULT_LR)
-        }
+        # a saved row counts only if it trained the model this run would build, at the same learning rate
+        done = {m: r for m, r in progress["rows"].get(case, {}).items() if _same_run(m, r, case, data, chosen[case])}
         rows += run_case(case, cfg, data, methods, device, args.out, chosen[case], done=done, on_row=on_row)
     if args.tune_lr:
         write_json(

@@ -150,3 +150,41 @@ def test_overfits_one_small_batch():
     model.eval()
     with torch.no_grad():
         assert objective(model, b)["loss"] < 0.05
+
+
+@pytest.mark.parametrize(("sizes", "depth", "patch"), [((128,), 3, (16,)), ((50,), 2, (13,)), ((37, 45), 2, (10, 12))])
+def test_auto_patch_makes_the_coarsest_scale_one_patch(sizes, depth, patch):
+    """patch_size="auto": ceil(S / 2**depth) per axis, so the coarsest scale's spectral block sees the
+    whole (padded) domain as one patch, at every resolution."""
+    n_dim = len(sizes)
+    model = lsm(
+        in_channels=1,
+        out_channels=2,
+        n_dim=n_dim,
+        width=8,
+        num_basis=4,
+        num_token=2,
+        depth=depth,
+        num_heads=2,
+        patch_size="auto",
+        norm="group",
+    )
+    assert model.patch_for(sizes) == patch and model.sciml_spec["patch_size"] == "auto"
+    seen = {}
+
+    def record(module, args, out):
+        seen["shape"] = tuple(args[0].shape[2:])
+
+    model.blocks[depth].register_forward_hook(record)
+    out = model(torch.randn(2, 1, *sizes))
+    assert out.shape == (2, 2, *sizes)
+    assert seen["shape"] == patch  # one patch at the bottom
+    # a finer input gets a larger patch, the same parameters
+    finer = tuple(2 * s for s in sizes)
+    assert model.patch_for(finer) == tuple(-(-s // (1 << depth)) for s in finer)
+    assert model(torch.randn(1, 1, *finer)).shape == (1, 2, *finer)
+
+
+def test_auto_patch_is_rejected_when_misspelled():
+    with pytest.raises(ConfigError, match="patch_size must be an integer, one per axis, or 'auto'"):
+        lsm(in_channels=1, out_channels=1, n_dim=1, patch_size="automatic")
