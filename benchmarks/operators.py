@@ -105,7 +105,7 @@ LEARNING_RATES: dict[str, dict[str, dict[str, float]]] = {
     "quick": {
         "darcy": {"fno": 1e-2, "tfno": 1e-2, "mgtfno": 1e-2, "lsm": 1e-2},
         "ns": {"fno": 3e-3, "tfno": 1e-2, "mgtfno": 1e-2, "lsm": 1e-3},
-        "burgers": {"fno": 3e-3, "tfno": 3e-3, "lsm": 1e-2},
+        "burgers": {"fno": 3e-3, "tfno": 3e-3, "lsm": 3e-3},  # lsm re-swept with patch_size "auto"
     },
 }
 VALIDATION_FRACTION = 0.2
