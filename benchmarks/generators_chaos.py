@@ -200,8 +200,28 @@ def run_system(
         "perturbation": perturbation,
         "reference_ics_over_time_limit": skipped,
     }
+    ours = {
+        "rhs_evaluation": rhs.path,
+        "rhs_implementation": rhs.implementation,
+        "iterations": stats.n_iterations,
+        "mean_accepted_steps": float(stats.n_accepted.mean()),
+    }
+    rows = _speed_rows(common, errors, ("dysts_rk45", dysts_seconds), ours_seconds, ours, timed, n)
+    return rows
+
+
+def _speed_rows(
+    common: dict,
+    errors: dict[str, tuple[list[float], list[float]]],
+    peer: tuple[str, float],
+    ours_seconds: float,
+    ours_extra: dict,
+    timed: int,
+    n: int,
+) -> list[dict]:
+    """The two rows of a system (ours, then dysts'): time and median errors over the reference ICs."""
     rows = []
-    for method, seconds in (("sciml_batched", ours_seconds), ("dysts_rk45", dysts_seconds)):
+    for method, seconds in (("sciml_batched", ours_seconds), peer):
         e1, ef = errors[method]
         row = {
             **common,
@@ -211,14 +231,9 @@ def run_system(
             "error_full": float(np.median(ef)) if ef else None,
         }
         if method == "sciml_batched":
-            row.update(
-                rhs_evaluation=rhs.path,
-                rhs_implementation=rhs.implementation,
-                iterations=stats.n_iterations,
-                mean_accepted_steps=float(stats.n_accepted.mean()),
-            )
+            row.update(ours_extra)
         else:
-            row.update(timed_trajectories=timed, seconds_measured=dysts_seconds * timed / n)
+            row.update(timed_trajectories=timed, seconds_measured=seconds * timed / n)
         rows.append(row)
     return rows
 
@@ -269,27 +284,14 @@ def run_delay_system(name: str, n: int, n_periods: float, timed: int, n_referenc
             errors[method][0].append(_relative_error(y, reference[i], upto))
             errors[method][1].append(_relative_error(y, reference[i], n_points))
     common = {"case": name, "n_trajectories": n, "n_points": n_points, "rtol": TOL, "atol": None}
-    rows = []
-    for method, seconds in (("sciml_batched", ours_seconds), ("dysts_ddeint", dysts_seconds)):
-        e1, ef = errors[method]
-        row = {
-            **common,
-            "method": method,
-            "seconds": seconds,
-            "error_1lyap": float(np.median(e1)) if e1 else None,
-            "error_full": float(np.median(ef)) if ef else None,
-        }
-        if method == "sciml_batched":
-            row.update(
-                rhs_evaluation=rhs.path,
-                rhs_implementation="dysts (delay)",
-                iterations=stats.n_steps,
-                mean_accepted_steps=float(stats.n_steps),
-                steps_per_delay=m,
-            )
-        else:
-            row.update(timed_trajectories=timed, seconds_measured=dysts_seconds * timed / n)
-        rows.append(row)
+    ours = {
+        "rhs_evaluation": rhs.path,
+        "rhs_implementation": "dysts (delay)",
+        "iterations": stats.n_steps,
+        "mean_accepted_steps": float(stats.n_steps),
+        "steps_per_delay": m,
+    }
+    rows = _speed_rows(common, errors, ("dysts_ddeint", dysts_seconds), ours_seconds, ours, timed, n)
     return rows
 
 
