@@ -890,7 +890,7 @@ def main(argv: list[str] | None = None) -> dict:
         "--resume",
         action="store_true",
         help="keep the rows (and learning-rate sweeps) an interrupted run of the same command saved in "
-        "operators_<preset>.partial.json and run only the rest",
+        "operators_<preset>.partial.json and run only the rest (use the same --threads: times are per row)",
     )
     args = parser.parse_args(argv)
     if args.device == "cuda" and not torch.cuda.is_available():
