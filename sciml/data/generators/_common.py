@@ -4,6 +4,7 @@ and the cache of finished batches that lets an interrupted generation resume."""
 from __future__ import annotations
 
 import json
+import logging
 import os
 import shutil
 import zipfile
@@ -16,6 +17,8 @@ import torch
 from sciml.errors import ConfigError, DataError
 from sciml.io import atomic_path
 from sciml.numerics.spectral import gaussian_random_field
+
+logger = logging.getLogger(__name__)
 
 __all__ = ["BatchCache", "check_parameters", "grf_initial_conditions", "resolve_device", "sample_generator"]
 
@@ -147,6 +150,8 @@ class BatchCache:
         except (OSError, ValueError, KeyError, EOFError, zipfile.BadZipFile):
             f.unlink(missing_ok=True)  # a damaged batch is recomputed
             return None
+        if not self.resumed:
+            logger.info("resuming from the finished batches in %s", self.directory)
         self.resumed += 1
         return arrays
 
