@@ -792,11 +792,10 @@ def main(argv: list[str] | None = None) -> dict:
     command = "python " + " ".join(["benchmarks/generators_chaos.py", *(argv if argv is not None else sys.argv[1:])])
     args.out.mkdir(parents=True, exist_ok=True)
     lyapunov_payload = None
-    if args.no_speed:
-        if not args.lyapunov:
-            parser.error("--no-speed needs --lyapunov")
+
+    def lyapunov() -> dict:
         with make_executor(args.executor, args.workers) as executor:
-            lyapunov_payload = run_lyapunov(
+            return run_lyapunov(
                 lyapunov_systems,
                 executor,
                 args.out,
@@ -808,6 +807,11 @@ def main(argv: list[str] | None = None) -> dict:
                 time_limit_s=args.time_limit,
                 retry_failed=args.retry_failed,
             )
+
+    if args.no_speed:
+        if not args.lyapunov:
+            parser.error("--no-speed needs --lyapunov")
+        lyapunov_payload = lyapunov()
         _print_lyapunov(lyapunov_payload)
         return lyapunov_payload
     settings = {**{k: v for k, v in cfg.items() if k != "systems"}, "systems": list(systems), "tol": TOL}
@@ -856,19 +860,7 @@ def main(argv: list[str] | None = None) -> dict:
         )
         save(False)
     if args.lyapunov:
-        with make_executor(args.executor, args.workers) as executor:
-            lyapunov_payload = run_lyapunov(
-                lyapunov_systems,
-                executor,
-                args.out,
-                command,
-                args.resume,
-                window=max(args.workers, 1),
-                budget_s=args.budget_s,
-                method=args.lyapunov_method,
-                time_limit_s=args.time_limit,
-                retry_failed=args.retry_failed,
-            )
+        lyapunov_payload = lyapunov()
     payload = save(True)
     if lyapunov_payload:
         payload["lyapunov_results"] = lyapunov_results_name(args.lyapunov_method)
