@@ -46,9 +46,22 @@ from sciml.operators._common import check_field_input
 from sciml.operators._tfno import tfno
 from sciml.registry import MODELS
 
-__all__ = ["PADDING_MODES", "MultigridPatchedOperator", "mgtfno", "multigrid_valid_size"]
+__all__ = ["COARSENINGS", "PADDING_MODES", "STITCHINGS", "MultigridPatchedOperator", "mgtfno", "multigrid_valid_size"]
 
 _AXES = ("X", "Y")
+
+STITCHINGS = ("crop", "blend")
+"""How patch outputs become the field: ``crop`` drops each patch's padding and tiles the
+rest (neuraloperator's rule; every point comes from one patch); ``blend`` keeps the padding
+and averages overlapping predictions with weights that ramp linearly over the overlap (a
+partition of unity), so neighbouring patches agree across the seams.
+"""
+
+COARSENINGS = ("subsample", "average")
+"""How the context levels are coarsened: ``subsample`` keeps every ``2**l``-th point
+(neuraloperator's rule); ``average`` takes the mean of each ``2**l`` block, which keeps the
+low-frequency content of rough fields (Darcy's piecewise-constant coefficient) instead of
+aliasing it."""
 
 PADDING_MODES = ("circular", "reflect", "replicate", "zeros")
 """How windows are filled past the domain's boundary.
@@ -200,6 +213,13 @@ class MultigridPatchedOperator(nn.Module):
         every patch, so a patch knows where it lies. A padded point gets the coordinate of
         where it lies: on the torus (wrapped) in circular mode, outside ``[0, 1]``
         (extended linearly) in the bounded modes.
+    stitching : {"crop", "blend"}
+        Tile the cropped patch outputs (neuraloperator's rule) or average the overlapping
+        padded outputs with linear ramps (smooth seams). See :data:`STITCHINGS`.
+    coarsening : {"subsample", "average"}
+        How context level ``l`` is made from the field: every ``2**l``-th point
+        (neuraloperator's rule) or the mean of each ``2**l`` block (no aliasing of rough
+        inputs). See :data:`COARSENINGS`.
     distribute_patches : bool
         Patch parallelism under ``torch.distributed``: each rank of ``patch_group`` runs the
         operator on its contiguous share of the patches and the outputs are all-gathered
@@ -224,6 +244,8 @@ class MultigridPatchedOperator(nn.Module):
         padding_mode: str = "circular",
         max_patches_per_forward: int | None = None,
         global_coordinates: bool = False,
+        coarsening: str = "subsample",
+        stitching: str = "crop",
         distribute_patches: bool = False,
         patch_group: Any = None,
         check_replicated_input: bool = True,
@@ -240,6 +262,10 @@ class MultigridPatchedOperator(nn.Module):
                 f"unknown padding_mode '{padding_mode}' for multigrid patching; use one of {', '.join(PADDING_MODES)} "
                 "(circular for periodic domains)"
             )
+        if coarsening not in COARSENINGS:
+            raise ConfigError(f"unknown coarsening '{coarsening}' for multigrid patching; use one of {', '.join(COARSENINGS)}")
+        if stitching not in STITCHINGS:
+            raise ConfigError(f"unknown stitching '{stitching}' for multigrid patching; use one of {', '.join(STITCHINGS)}")
         if max_patches_per_forward is not None and int(max_patches_per_forward) < 1:
             raise ConfigError(f"max_patches_per_forward must be >= 1 or None, got {max_patches_per_forward}")
         self.operator = operator
@@ -249,6 +275,8 @@ class MultigridPatchedOperator(nn.Module):
         self.max_patches_per_forward = None if max_patches_per_forward is None else int(max_patches_per_forward)
         # a per-patch 0..1 grid inside the operator would repeat the same features in every patch
         self.global_coordinates = bool(global_coordinates)
+        self.coarsening = coarsening
+        self.stitching = stitching
         self.distribute_patches = bool(distribute_patches)
         self.patch_group = patch_group
         self.check_replicated_input = bool(check_replicated_input)
@@ -299,14 +327,22 @@ class MultigridPatchedOperator(nn.Module):
             return x
         levels = []
         for level in range(self.levels + 1):
-            step = 2**level
-            field = x[(..., *[slice(None, None, step)] * self.n_dim)]
+            field = self._coarsen(x, 2**level)
             axes = [self._axis_indices(int(s), level, x.device) for s in x.shape[2:]]
             windows = _windows(field, [index for index, _, _ in axes])
             if self.padding_mode == "zeros":
                 windows = windows * _outer([inside for _, inside, _ in axes]).to(windows.dtype)
             levels.append(_patches_first(windows, self.n_dim))
         return torch.cat(levels, dim=1)
+
+    def _coarsen(self, x: torch.Tensor, step: int) -> torch.Tensor:
+        """``x [B, C, *S]`` coarsened by ``step`` per axis (every ``step``-th point, or block means)."""
+        if step == 1:
+            return x
+        if self.coarsening == "average":
+            pool = nn.functional.avg_pool1d if self.n_dim == 1 else nn.functional.avg_pool2d
+            return pool(x, step)
+        return x[(..., *[slice(None, None, step)] * self.n_dim)]
 
     def coordinate_patches(self, batch: int, spatial_shape: Sequence[int], *, like: torch.Tensor) -> torch.Tensor:
         """Global coordinates of every point of every level's window: ``[batch * n**d, d * (levels + 1), *P]``.
@@ -322,7 +358,9 @@ class MultigridPatchedOperator(nn.Module):
             channels = []
             for axis, (index, _, position) in enumerate(axes):
                 where = index if self.padding_mode == "circular" else position
-                values = (where * 2**level).to(like.dtype) / max(shape[axis] - 1, 1)
+                # a coarse point lies at its first fine point (subsample) or its block's centre (average)
+                centre = (2**level - 1) / 2 if self.coarsening == "average" else 0.0
+                values = (where * 2**level + centre).to(like.dtype) / max(shape[axis] - 1, 1)
                 vectors = [torch.ones(i.shape, dtype=like.dtype, device=like.device) for i, _, _ in axes]
                 vectors[axis] = values
                 channels.append(_outer(vectors))
@@ -332,10 +370,12 @@ class MultigridPatchedOperator(nn.Module):
         return grid.repeat(batch, *([1] * (grid.ndim - 1)))
 
     def stitch(self, patches: torch.Tensor, spatial_shape: Sequence[int]) -> torch.Tensor:
-        """Crop the padding of patch outputs ``[B * n**d, Cout, *P]`` and put them back together: ``[B, Cout, *S]``."""
+        """Put patch outputs ``[B * n**d, Cout, *P]`` back together: ``[B, Cout, *S]`` (see :data:`STITCHINGS`)."""
         if self.levels == 0:
             return patches
         pads = self._paddings(spatial_shape)
+        if self.stitching == "blend" and any(pads):
+            return self._blend(patches, [int(s) for s in spatial_shape], pads)
         index = tuple(slice(p, patches.shape[2 + i] - p) for i, p in enumerate(pads))
         patches = patches[(..., *index)]
         n, d = 2**self.levels, self.n_dim
@@ -343,6 +383,46 @@ class MultigridPatchedOperator(nn.Module):
         grid = patches.reshape(-1, *([n] * d), c, *patches.shape[2:])  # [B, n, (n,) C, p0, (p1)]
         order = [0, d + 1, *(x for a in range(d) for x in (1 + a, d + 2 + a))]
         return grid.permute(order).reshape(grid.shape[0], c, *(int(s) for s in spatial_shape))
+
+    def _blend_weights(self, size: int, pad: int, device: torch.device) -> tuple[torch.Tensor, torch.Tensor]:
+        """``(index, weight)`` ``[n, window]`` of one axis: where each padded patch point lands, and its weight.
+
+        The weight ramps linearly over the ``2 * pad`` points at each end of the window,
+        where the window overlaps its neighbour, so overlapping weights sum to one; points
+        past a bounded domain's edge get weight 0.
+        """
+        position = _window_positions(size, self.levels, pad, 0)
+        window = position.shape[1]
+        k = torch.arange(window, dtype=torch.float64)
+        ramp = torch.minimum(k + 0.5, window - k - 0.5) / (2 * pad)
+        weight = ramp.clamp(max=1.0)[None, :].expand_as(position).clone()
+        if self.padding_mode == "circular":
+            index = position % size
+        else:
+            inside = (position >= 0) & (position < size)
+            weight = weight * inside
+            index = position.clamp(0, size - 1)
+        return index.to(device), weight.to(device)
+
+    def _blend(self, patches: torch.Tensor, shape: list[int], pads: list[int]) -> torch.Tensor:
+        n, d = 2**self.levels, self.n_dim
+        b, c = patches.shape[0] // n**d, patches.shape[1]
+        axes = [self._blend_weights(s, p, patches.device) for s, p in zip(shape, pads)]
+        # flat target index and weight of every [n, w_0, (n, w_1)] point
+        flat = 0
+        for axis, (index, _) in enumerate(axes):
+            view = [1] * (2 * d)
+            view[2 * axis : 2 * axis + 2] = index.shape
+            flat = flat + (index * math.prod(shape[axis + 1 :])).reshape(view)
+        weight = _outer([w for _, w in axes]).to(patches.dtype)
+        # [B * n**d, C, *P] -> [B, C, n, w_0, (n, w_1)], the layout of flat and weight
+        grid = patches.reshape(b, *([n] * d), c, *patches.shape[2:])
+        order = [0, d + 1, *(x for a in range(d) for x in (1 + a, d + 2 + a))]
+        grid = grid.permute(order) * weight
+        size = math.prod(shape)
+        out = grid.new_zeros(b, c, size).index_add(2, flat.reshape(-1), grid.reshape(b, c, -1))
+        total = weight.new_zeros(size).index_add(0, flat.reshape(-1), weight.reshape(-1))
+        return (out / total).reshape(b, c, *shape)
 
     # ------------------------------------------------------------------ forward
     def _spreads_patches(self) -> bool:
@@ -446,6 +526,8 @@ def mgtfno(
     rank: float = 0.1,
     max_patches_per_forward: int | None = None,
     global_coordinates: bool = True,
+    coarsening: str = "average",
+    stitching: str = "blend",
     distribute_patches: bool = False,
     check_replicated_input: bool = True,
     **kwargs: Any,
@@ -480,6 +562,14 @@ def mgtfno(
     global_coordinates : bool
         Append the whole domain's coordinates as input channels of every level, and turn
         off the TFNO's own (per-patch) positional grid, so a patch knows where it lies.
+    stitching : {"blend", "crop"}
+        Blend the overlapping padded outputs (default) or crop and tile them
+        (neuraloperator's rule). Blending lowered the quick benchmark's error by 4 % on
+        Darcy and 7 % on Navier-Stokes (docs/operators.md).
+    coarsening : {"average", "subsample"}
+        Context levels from block means (default) or from every ``2**l``-th point
+        (neuraloperator's rule). ``stitching="crop", coarsening="subsample"`` is
+        neuraloperator's MG-TFNO.
     distribute_patches : bool
         Patch parallelism over the ranks of ``torch.distributed`` (see
         :class:`MultigridPatchedOperator`); a no-op in a single process.
@@ -525,6 +615,8 @@ def mgtfno(
         padding_mode=padding_mode,
         max_patches_per_forward=max_patches_per_forward,
         global_coordinates=global_coordinates,
+        coarsening=coarsening,
+        stitching=stitching,
         distribute_patches=distribute_patches,
         check_replicated_input=check_replicated_input,
     )
@@ -535,6 +627,8 @@ def mgtfno(
         "levels": int(levels),
         "padding_fraction": float(padding_fraction),
         "padding_mode": padding_mode,
+        "coarsening": coarsening,
+        "stitching": stitching,
         "distribute_patches": bool(distribute_patches),
     }
     return model

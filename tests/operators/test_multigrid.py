@@ -10,7 +10,7 @@ import torch
 
 from sciml.errors import ConfigError, ShapeError
 from sciml.operators import MultigridPatchedOperator, mgtfno, multigrid_valid_size, to_precision
-from sciml.operators.multigrid import PADDING_MODES
+from sciml.operators.multigrid import PADDING_MODES, STITCHINGS
 from sciml.registry import MODELS
 from sciml.training.checkpoint import model_state_dict
 from sciml.training.objectives import Supervised
@@ -19,7 +19,7 @@ SMALL = {1: dict(n_modes=(4,), hidden_channels=8, n_layers=2), 2: dict(n_modes=(
 
 
 def _patcher(
-    levels: int, n_dim: int, padding_fraction: float, channels: int = 3, padding_mode: str = "circular"
+    levels: int, n_dim: int, padding_fraction: float, channels: int = 3, padding_mode: str = "circular", **options
 ) -> MultigridPatchedOperator:
     return MultigridPatchedOperator(
         torch.nn.Identity(),
@@ -28,23 +28,29 @@ def _patcher(
         levels=levels,
         padding_fraction=padding_fraction,
         padding_mode=padding_mode,
+        **options,
     )
 
 
+@pytest.mark.parametrize("stitching", STITCHINGS)
 @pytest.mark.parametrize("padding_mode", PADDING_MODES)
 @pytest.mark.parametrize("levels", [0, 1, 2])
 @pytest.mark.parametrize("padding_fraction", [0.0, 0.0625, 0.125])
 @pytest.mark.parametrize("shape", [(32, 32), (64, 48), (64,), (96,)])
-def test_patch_then_stitch_is_exact(levels, padding_fraction, shape, padding_mode):
+def test_patch_then_stitch_is_exact(levels, padding_fraction, shape, padding_mode, stitching):
     n_dim = len(shape)
-    patcher = _patcher(levels, n_dim, padding_fraction, padding_mode=padding_mode)
+    patcher = _patcher(levels, n_dim, padding_fraction, padding_mode=padding_mode, stitching=stitching)
     x = torch.randn(2, 3, *shape, dtype=torch.float64)
     patches = patcher.patch(x)
     n = 2**levels
     pads = [round(s * padding_fraction) for s in shape] if levels else [0] * n_dim
     assert patches.shape == (2 * n**n_dim, 3 * (levels + 1), *(s // n + 2 * p for s, p in zip(shape, pads)))
-    # the first C channels are the (padded) patches themselves: cropping and stitching gives x back
-    assert torch.equal(patcher.stitch(patches[:, :3], shape), x)
+    # the first C channels are the (padded) patches themselves: cropping and stitching gives x back,
+    # and so does blending (overlapping copies of the same value, weights summing to one)
+    if stitching == "crop":
+        assert torch.equal(patcher.stitch(patches[:, :3], shape), x)
+    else:
+        torch.testing.assert_close(patcher.stitch(patches[:, :3], shape), x, rtol=1e-12, atol=1e-12)
 
 
 class _FirstChannels(torch.nn.Module):
@@ -59,8 +65,10 @@ class _FirstChannels(torch.nn.Module):
 @pytest.mark.parametrize("padding_mode", PADDING_MODES)
 @pytest.mark.parametrize("levels", [1, 2])
 @pytest.mark.parametrize("shape", [(64, 48), (64,)])
-@pytest.mark.parametrize("global_coordinates", [False, True])
-def test_identity_operator_reconstructs_the_input_through_forward(padding_mode, levels, shape, global_coordinates):
+@pytest.mark.parametrize(("global_coordinates", "stitching"), [(False, "crop"), (True, "crop"), (True, "blend")])
+def test_identity_operator_reconstructs_the_input_through_forward(
+    padding_mode, levels, shape, global_coordinates, stitching
+):
     model = MultigridPatchedOperator(
         _FirstChannels(2),
         in_channels=2,
@@ -69,9 +77,61 @@ def test_identity_operator_reconstructs_the_input_through_forward(padding_mode, 
         padding_fraction=0.0625,
         padding_mode=padding_mode,
         global_coordinates=global_coordinates,
+        stitching=stitching,
     )
     x = torch.randn(3, 2, *shape, dtype=torch.float64)
-    assert torch.equal(model(x), x)
+    torch.testing.assert_close(model(x), x, rtol=1e-12, atol=1e-12)
+
+
+@pytest.mark.parametrize("padding_mode", ["circular", "reflect"])
+def test_blend_averages_the_overlap_with_linear_ramps(padding_mode):
+    # 32 points, levels 1, padding 4: patch 0 covers positions -4..19, patch 1 covers 12..35; each window
+    # of 24 weighs its point k by min(k + 0.5, 23.5 - k) / 8 (capped at 1): 1/16, 3/16, ..., 15/16 over the overlap
+    patcher = _patcher(1, 1, 0.125, channels=1, padding_mode=padding_mode, stitching="blend")
+    outputs = torch.stack([torch.full((1, 24), 2.0), torch.full((1, 24), 10.0)]).double()  # patch values 2 and 10
+    out = patcher.stitch(outputs, (32,))[0, 0]
+    ramp = (torch.arange(8, dtype=torch.float64) + 0.5) / 8  # patch 1's weight at positions 12..19
+    torch.testing.assert_close(out[12:20], 2.0 * (1 - ramp) + 10.0 * ramp)
+    assert torch.all(out[4:12] == 2.0) and torch.all(out[20:28] == 10.0)
+    if padding_mode == "circular":  # the other seam, at 0 = 32 on the torus: patch 1 ends there
+        torch.testing.assert_close(out[28:32], 10.0 * (1 - ramp[:4]) + 2.0 * ramp[:4])
+        torch.testing.assert_close(out[0:4], 10.0 * (1 - ramp[4:]) + 2.0 * ramp[4:])
+    else:  # past a bounded edge the window has no neighbour: the points are patch 0's and patch 1's alone
+        assert torch.all(out[:4] == 2.0) and torch.all(out[28:] == 10.0)
+    # crop takes every point from the one patch whose interior holds it
+    cropped = _patcher(1, 1, 0.125, channels=1, padding_mode=padding_mode).stitch(outputs, (32,))[0, 0]
+    assert cropped[:16].eq(2.0).all() and cropped[16:].eq(10.0).all()
+
+
+def test_blend_sends_gradient_to_the_padding_and_crop_does_not():
+    outputs = torch.zeros(2, 1, 24, dtype=torch.float64, requires_grad=True)
+    for stitching, reaches in (("blend", True), ("crop", False)):
+        patcher = _patcher(1, 1, 0.125, channels=1, stitching=stitching)
+        (grad,) = torch.autograd.grad(patcher.stitch(outputs, (32,)).sum(), outputs)
+        assert bool(grad[:, :, :4].abs().sum() > 0) is reaches and bool(grad[:, :, -4:].abs().sum() > 0) is reaches
+        torch.testing.assert_close(grad.sum(), torch.tensor(32.0, dtype=torch.float64))  # every point's weights sum to 1
+
+
+def test_average_coarsening_takes_block_means_at_their_centres():
+    # x = 0..7: level 1 is [0.5, 2.5, 4.5, 6.5] (means of pairs) instead of [0, 2, 4, 6]
+    x = torch.arange(8.0, dtype=torch.float64)[None, None]
+    patcher = _patcher(1, 1, 0.0, channels=1, coarsening="average")
+    patches = patcher.patch(x)
+    assert patches[:, 0].tolist() == [[0, 1, 2, 3], [4, 5, 6, 7]]
+    assert patches[:, 1].tolist() == [[6.5, 0.5, 2.5, 4.5], [2.5, 4.5, 6.5, 0.5]]
+    # a coarse point's coordinate is its block's centre: for f(i) = i / 7 field and coordinate channels agree
+    for coarsening in ("average", "subsample"):
+        model = _patcher(2, 1, 0.0625, channels=1, padding_mode="circular", coarsening=coarsening)
+        f = torch.arange(64, dtype=torch.float64)[None, None] / 63
+        grid = model.coordinate_patches(1, (64,), like=f)
+        field = model.patch(f)
+        torch.testing.assert_close(field, grid)
+    # in 2-D the block mean is over 2x2 blocks
+    f = torch.randn(1, 1, 8, 8, dtype=torch.float64)
+    patches_2d = _patcher(1, 2, 0.0, channels=1, coarsening="average").patch(f)
+    means = f.reshape(8, 8).unflatten(0, (4, 2)).unflatten(2, (4, 2)).mean(dim=(1, 3))
+    rows = [[3, 0, 1, 2], [1, 2, 3, 0]]
+    torch.testing.assert_close(patches_2d[3, 1], means[rows[1]][:, rows[1]])
 
 
 @pytest.mark.parametrize(
@@ -199,6 +259,10 @@ def test_level_that_does_not_divide_the_resolution_raises_one_line_shape_error()
 def test_unknown_padding_mode_is_a_one_line_config_error():
     with pytest.raises(ConfigError, match=r"unknown padding_mode 'mirror' for mgtfno; use one of circular, reflect"):
         mgtfno(in_channels=1, out_channels=1, padding_mode="mirror", **SMALL[2])
+    with pytest.raises(ConfigError, match=r"unknown stitching 'sum' for multigrid patching; use one of crop, blend$"):
+        mgtfno(in_channels=1, out_channels=1, stitching="sum", **SMALL[2])
+    with pytest.raises(ConfigError, match=r"unknown coarsening 'max' for multigrid patching; use one of subsample"):
+        mgtfno(in_channels=1, out_channels=1, coarsening="max", **SMALL[2])
 
 
 @pytest.mark.parametrize("n_dim", [1, 2])
