@@ -928,6 +928,7 @@ def main(argv: list[str] | None = None) -> dict:
     }
     start = time.perf_counter()
     sweep_rows: list[dict] = []
+    kept: list[str] = []  # "case/method" rows taken over from the partial file of an interrupted run
     chosen: dict[str, dict[str, float]] = {}
     # progress of this command, saved after every row and sweep: --resume continues from it
     partial_path = args.out / f"{NAME}_{args.preset}.partial.json"
@@ -943,14 +944,12 @@ def main(argv: list[str] | None = None) -> dict:
         "tune_lr": args.tune_lr,
     }
     progress: dict[str, Any] = {"key": run_key, "rows": {}, "sweeps": {}}
-    resumed: dict[str, dict] = {}
     if args.resume and partial_path.exists():
         saved = json.loads(partial_path.read_text())
         if {k: saved.get("key", {}).get(k) for k in run_key} != run_key:
             parser.error(f"{partial_path} belongs to another command ({saved.get('key')}); drop --resume or delete it")
         progress = saved
-        resumed = {case: dict(v) for case, v in saved["rows"].items()}
-        print(f"resuming: {sum(len(v) for v in progress['rows'].values())} rows done in {partial_path}", flush=True)
+        print(f"resuming: {sum(len(v) for v in progress['rows'].values())} rows saved in {partial_path}", flush=True)
 
     def save_progress() -> None:
         write_json(partial_path, progress)
@@ -983,6 +982,7 @@ def main(argv: list[str] | None = None) -> dict:
 
         # a saved row counts only if it trained the model this run would build, at the same learning rate
         done = {m: r for m, r in progress["rows"].get(case, {}).items() if _same_run(m, r, case, data, chosen[case])}
+        kept += [f"{case}/{m}" for m in methods if m in done]
         rows += run_case(case, cfg, data, methods, device, args.out, chosen[case], done=done, on_row=on_row)
     if args.tune_lr:
         write_json(
@@ -1007,9 +1007,7 @@ def main(argv: list[str] | None = None) -> dict:
         "environment": {**environment(), "torch_threads": args.threads},
         "settings": settings,
         "wall_seconds": round(time.perf_counter() - start, 1),
-        "resumed_rows": [
-            f"{r['case']}/{r['method']}" for case in progress["rows"] for r in resumed.get(case, {}).values()
-        ],
+        "resumed_rows": kept,
         "rows": rows,
         "targets": targets,
         "parameter_analysis": analysis,

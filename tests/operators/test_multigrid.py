@@ -109,7 +109,9 @@ def test_blend_sends_gradient_to_the_padding_and_crop_does_not():
         patcher = _patcher(1, 1, 0.125, channels=1, stitching=stitching)
         (grad,) = torch.autograd.grad(patcher.stitch(outputs, (32,)).sum(), outputs)
         assert bool(grad[:, :, :4].abs().sum() > 0) is reaches and bool(grad[:, :, -4:].abs().sum() > 0) is reaches
-        torch.testing.assert_close(grad.sum(), torch.tensor(32.0, dtype=torch.float64))  # every point's weights sum to 1
+        torch.testing.assert_close(
+            grad.sum(), torch.tensor(32.0, dtype=torch.float64)
+        )  # every point's weights sum to 1
 
 
 def test_average_coarsening_takes_block_means_at_their_centres():
