@@ -199,7 +199,7 @@ class MultigridPatchedOperator(nn.Module):
         Patches per axis ``2**levels``; ``0`` is the plain operator.
     padding_fraction : float
         Each patch is extended on both sides by ``round(size * padding_fraction)`` points
-        of its neighbours, cropped after the operator: it hides the patch edges from the
+        of its neighbours, cropped or blended after the operator (``stitching``): it hides the patch edges from the
         Fourier layers.
     padding_mode : {"circular", "reflect", "replicate", "zeros"}
         How the patch padding and the context windows are filled past the domain's
