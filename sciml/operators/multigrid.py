@@ -550,7 +550,7 @@ def mgtfno(
         the data must split evenly (multiples of ``4**levels`` always do, see
         :func:`multigrid_valid_size`), else a one-line :class:`~sciml.errors.ShapeError`.
     padding_fraction : float
-        Overlap added around each patch as a fraction of the full size (cropped after
+        Overlap added around each patch as a fraction of the full size (blended or cropped after
         the TFNO); 0.0625 to 0.125 hides the patch edges at little cost.
     padding_mode : {"circular", "reflect", "replicate", "zeros"}
         Fill past the domain's boundary. Default ``"circular"`` (neuraloperator's) is right
