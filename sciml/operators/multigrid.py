@@ -169,6 +169,14 @@ def _patches_first(windows: torch.Tensor, n_dim: int) -> torch.Tensor:
     return windows.reshape(-1, c, *windows.shape[2 + n_dim :])
 
 
+def _samples_first(patches: torch.Tensor, n: int, n_dim: int) -> torch.Tensor:
+    """``[B * n**d, C, w_0, w_1, ...] -> [B, C, n, w_0, n, w_1, ...]``: the inverse of :func:`_patches_first`."""
+    c = patches.shape[1]
+    grid = patches.reshape(-1, *([n] * n_dim), c, *patches.shape[2:])  # [B, n, (n,) C, w_0, (w_1)]
+    order = [0, n_dim + 1, *(x for a in range(n_dim) for x in (1 + a, n_dim + 2 + a))]
+    return grid.permute(order)
+
+
 def _outer(vectors: Sequence[torch.Tensor]) -> torch.Tensor:
     """Product of per-axis ``[n, w_a]`` tensors broadcast to ``[n, w_0, n, w_1, ...]``."""
     d = len(vectors)
@@ -382,11 +390,8 @@ class MultigridPatchedOperator(nn.Module):
             return self._blend(patches, [int(s) for s in spatial_shape], pads)
         index = tuple(slice(p, patches.shape[2 + i] - p) for i, p in enumerate(pads))
         patches = patches[(..., *index)]
-        n, d = 2**self.levels, self.n_dim
-        c = patches.shape[1]
-        grid = patches.reshape(-1, *([n] * d), c, *patches.shape[2:])  # [B, n, (n,) C, p0, (p1)]
-        order = [0, d + 1, *(x for a in range(d) for x in (1 + a, d + 2 + a))]
-        return grid.permute(order).reshape(grid.shape[0], c, *(int(s) for s in spatial_shape))
+        grid = _samples_first(patches, 2**self.levels, self.n_dim)
+        return grid.reshape(*grid.shape[:2], *(int(s) for s in spatial_shape))
 
     def _blend_weights(self, size: int, pad: int, device: torch.device) -> tuple[torch.Tensor, torch.Tensor]:
         """``(index, weight)`` ``[n, window]`` of one axis: where each padded patch point lands, and its weight.
@@ -419,10 +424,7 @@ class MultigridPatchedOperator(nn.Module):
             view[2 * axis : 2 * axis + 2] = index.shape
             flat = flat + (index * math.prod(shape[axis + 1 :])).reshape(view)
         weight = _outer([w for _, w in axes]).to(patches.dtype)
-        # [B * n**d, C, *P] -> [B, C, n, w_0, (n, w_1)], the layout of flat and weight
-        grid = patches.reshape(b, *([n] * d), c, *patches.shape[2:])
-        order = [0, d + 1, *(x for a in range(d) for x in (1 + a, d + 2 + a))]
-        grid = grid.permute(order) * weight
+        grid = _samples_first(patches, n, d) * weight  # the layout of flat and weight
         size = math.prod(shape)
         out = grid.new_zeros(b, c, size).index_add(2, flat.reshape(-1), grid.reshape(b, c, -1))
         total = weight.new_zeros(size).index_add(0, flat.reshape(-1), weight.reshape(-1))
