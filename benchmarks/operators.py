@@ -11,9 +11,11 @@ Cases (data from sciml's generators, cached under ``--data-dir`` and reused when
              rollout of ``horizon`` steps from the last window (full: 10 steps from 10);
 ``burgers``  Burgers 1D, ``u(t=0)`` -> ``u(t=1)`` (full: the ``burgers1d`` recipe, 800 / 200).
 
-Methods: ``fno`` (neuraloperator's defaults), ``tfno`` (Tucker, rank 0.1; in 2D with a small
-dense part: soft-gating Fourier skips, no channel MLP, linear lifting; see ``parameter_analysis``),
-``mgtfno`` (2D cases only; levels 1, the same inner TFNO; patches padded by the domain's
+Methods: ``fno`` (neuraloperator's defaults), ``tfno`` (Tucker; in 2D neuraloperator's default
+layout at rank 0.075, the largest reaching 10x; in 1D rank 0.05 with linear Fourier skips,
+no channel MLP, linear lifting, projection ratio 0.5 and the tanh stabilizer; see
+``parameter_analysis``), ``mgtfno`` (2D cases only; levels 1, an inner Tucker TFNO at rank 0.1
+with the small dense part and the input channels at full rank; patches padded by the domain's
 rule: ``reflect`` on Darcy's bounded square, ``circular`` on the Navier-Stokes torus; overlaps
 blended, context levels block-averaged), ``lsm``,
 all trained with :class:`sciml.training.Trainer`, and ``neuralop_fno``: the same FNO (a
@@ -202,22 +204,40 @@ PRESETS: dict[str, dict[str, dict[str, Any]]] = {
 # torus (periodic), Darcy on the unit square with u = 0 on its boundary (bounded).
 PADDING_MODE = {"darcy": "reflect", "ns": "circular", "burgers": "circular"}
 
-# neuraloperator options of the benchmark's 2D TFNO (and of MG-TFNO's inner TFNO): only the spectral
-# weights are factorized, so the dense rest must be small for a 10x reduction at rank 0.1 (see
-# parameter_analysis): a soft-gating (diagonal) Fourier skip instead of a linear one, no channel MLP,
-# a linear lifting. In 2D they keep the TFNO's accuracy. In 1D (Burgers) the dense rest is larger
-# (hidden 64): 10x also needs a projection ratio of 0.5 (TFNO_OPTIONS_1D, 10.44x), which costs accuracy
-# (100 quick epochs, best lr: 0.0142 against 0.0107 with neuraloperator's defaults at 4.26x, FNO 0.0094).
+# neuraloperator options of the TFNOs: only the spectral weights are factorized, so the dense rest
+# (skips, channel MLPs, lifting, projection) decides how far rank 0.1 reduces the count (see
+# parameter_analysis). LEAN_OPTIONS shrink it: a soft-gating (diagonal) Fourier skip instead of a
+# linear one, no channel MLP, a linear lifting.
 LEAN_OPTIONS: dict[str, Any] = {"fno_skip": "soft-gating", "use_channel_mlp": False, "lifting_channel_ratio": 0}
-# fixed_rank_modes=True keeps tensor mode 0 of each Tucker weight (the input channels) at full rank and
-# spends the 10 % budget on the others: ranks (32, 14, 5, 3) instead of (17, 17, 6, 4) for the
-# (32, 32, 12, 7) weight. Quick Darcy at lr 1e-2: relative L2 0.029 against 0.040 without it (FNO 0.030).
-TFNO_OPTIONS: dict[str, Any] = {**LEAN_OPTIONS, "fixed_rank_modes": True}
-# in 1D fixing mode 0 (64 input channels) raises the count past 1/10 of the FNO's: not used. The tanh
-# stabilizer (tanh of each spectral convolution's input, no parameters) helps the small 1D model: quick
-# Burgers 0.0164 -> 0.0130 (the FNO with it: 0.0100, without 0.0093); in 2D it is neutral (NS 0.0229 ->
-# 0.0228, Darcy 0.0293 -> 0.0288) and not used.
-TFNO_OPTIONS_1D: dict[str, Any] = {**LEAN_OPTIONS, "projection_channel_ratio": 0.5, "stabilizer": "tanh"}
+# The 2D TFNO keeps neuraloperator's default layout and lowers the Tucker rank to 0.075, the largest
+# (steps of 0.005) reaching 10x against the FNO: 11.8x, ranks (16, 16, 6, 3) of each (32, 32, 12, 7)
+# weight (rank 0.1 with this layout: 8.97x). The lean layout at rank 0.1 (LEAN_TFNO_OPTIONS, 10.2x)
+# costs accuracy once the FNO is accurate: NS at 64x64 with 50 training trajectories (30 epochs, lr 1e-2)
+# 0.0238 against 0.0123 with the default layout (FNO 0.0065); quick NS 0.0229 against 0.0153 (FNO
+# 0.0164), quick Darcy 0.0293 against 0.0286 (FNO 0.0301).
+TFNO_OPTIONS_2D: dict[str, Any] = {"rank": 0.075}
+# the lean layout with tensor mode 0 of each Tucker weight (the input channels) at full rank
+# (fixed_rank_modes=True): ranks (32, 14, 5, 3) instead of (17, 17, 6, 4) for the (32, 32, 12, 7)
+# weight, 10.2x; quick Darcy at lr 1e-2: 0.029 against 0.040 without it. MG-TFNO's inner TFNO (its
+# medium rows were measured with it).
+LEAN_TFNO_OPTIONS: dict[str, Any] = {**LEAN_OPTIONS, "fixed_rank_modes": True}
+# In 1D (Burgers, hidden 64) the default layout's dense rest alone is 1/6.8 of the FNO, so no rank
+# reaches 10x with it. The 1D TFNO keeps the linear Fourier skips (they matter most in 1D), drops the
+# channel MLPs, lifts linearly, halves the projection's hidden width and takes Tucker rank 0.05:
+# 10.26x, ranks (12, 12, 2) of each (64, 64, 9) weight. Medium Burgers (800 / 200, 100 epochs, lr 3e-3):
+# 0.0049 against 0.0058 for the lean layout at rank 0.1 (10.44x), 0.0068 with soft-gating skips and
+# quarter-width channel MLPs at rank 0.075 (10.24x), 0.0079 with the lean layout and the 9 Fourier
+# modes of each weight at full rank (fixed_rank_modes=[2], 10.83x); FNO 0.0028, the dense FNO in the
+# lean layout 0.0043. The tanh stabilizer (tanh of each spectral convolution's input, no parameters)
+# helps the small 1D model: quick Burgers 0.0164 -> 0.0130 with the lean layout (the FNO with it:
+# 0.0100, without 0.0093); in 2D it is neutral (NS 0.0229 -> 0.0228, Darcy 0.0293 -> 0.0288), not used.
+TFNO_OPTIONS_1D: dict[str, Any] = {
+    "rank": 0.05,
+    "use_channel_mlp": False,
+    "lifting_channel_ratio": 0,
+    "projection_channel_ratio": 0.5,
+    "stabilizer": "tanh",
+}
 
 
 def model_kwargs(
@@ -230,7 +250,7 @@ def model_kwargs(
     if method in ("fno", "neuralop_fno"):
         return fno
     if method == "tfno":
-        return {**fno, "factorization": "tucker", "rank": 0.1, **(TFNO_OPTIONS if n_dim == 2 else TFNO_OPTIONS_1D)}
+        return {**fno, "factorization": "tucker", "rank": 0.1, **(TFNO_OPTIONS_2D if n_dim == 2 else TFNO_OPTIONS_1D)}
     if method == "mgtfno":
         # 0.125: the padded patch (S/2 + S/4) keeps the TFNO's modes, so the inner TFNO is the TFNO's size
         padding_fraction = 0.125
@@ -247,7 +267,7 @@ def model_kwargs(
             # Darcy 0.0417 -> 0.0398, NS 0.0298 -> 0.0272 (docs/operators.md)
             "stitching": "blend",
             "coarsening": "average",
-            **TFNO_OPTIONS,
+            **LEAN_TFNO_OPTIONS,
         }
     if method == "lsm":
         width = 24 if n_dim == 2 else 32
@@ -673,7 +693,7 @@ def sweep_learning_rates(
 def tfno_variants(hidden_channels: int) -> dict[str, dict[str, Any]]:
     """neuraloperator FNO options that shrink the dense (not factorized) part of a TFNO."""
     return {
-        "defaults": {},
+        "defaults (the benchmark's 2D TFNO, at rank 0.075)": {},
         "no channel MLP": {"use_channel_mlp": False},
         "soft-gating Fourier skip": {"fno_skip": "soft-gating"},
         "linear lifting": {"lifting_channel_ratio": 0},
@@ -681,9 +701,14 @@ def tfno_variants(hidden_channels: int) -> dict[str, dict[str, Any]]:
             "use_channel_mlp": False,
             "lifting_channel_ratio": 0,
         },
+        "same + projection ratio 0.5 (the benchmark's 1D TFNO, at rank 0.05)": {
+            "use_channel_mlp": False,
+            "lifting_channel_ratio": 0,
+            "projection_channel_ratio": 0.5,
+        },
         "soft-gating skip, no channel MLP, linear lifting": LEAN_OPTIONS,
-        "same + input channels at full rank (fixed_rank_modes; the benchmark's 2D TFNO)": TFNO_OPTIONS,
-        "soft-gating skip, no channel MLP, linear lifting, projection ratio 0.5 (the benchmark's 1D TFNO)": {
+        "same + input channels at full rank (fixed_rank_modes; MG-TFNO's inner TFNO)": LEAN_TFNO_OPTIONS,
+        "soft-gating skip, no channel MLP, linear lifting, projection ratio 0.5": {
             **LEAN_OPTIONS,
             "projection_channel_ratio": 0.5,
         },

@@ -14,7 +14,9 @@ from sciml.config import load_config
 
 def test_quickstart_tiny(tmp_path, monkeypatch):
     out = tmp_path / "qs"
-    monkeypatch.setattr(sys, "argv", ["quickstart.py", "--out", str(out), "--n", "120", "--resolution", "64", "--epochs", "25"])
+    monkeypatch.setattr(
+        sys, "argv", ["quickstart.py", "--out", str(out), "--n", "120", "--resolution", "64", "--epochs", "25"]
+    )
     runpy.run_path("examples/quickstart.py", run_name="__main__")
     summary = json.loads((out / "quickstart_metrics.json").read_text())
     # 96 training samples and 25 epochs already learn the Burgers map to a few percent
@@ -37,11 +39,11 @@ def test_operators_darcy_tiny(tmp_path, monkeypatch):
     runpy.run_path("examples/operators_darcy.py", run_name="__main__")
     models = json.loads((out / "summary.json").read_text())["models"]
     assert set(models) == {"fno", "tfno", "mgtfno", "lsm"}
-    # 48 training samples at 16 x 16, 15 epochs (measured: fno 0.18, tfno 0.33, mgtfno 0.56, lsm 0.07;
+    # 48 training samples at 16 x 16, 15 epochs (measured: fno 0.18, tfno 0.34, mgtfno 0.56, lsm 0.07;
     # predicting the mean field gives about 0.62)
     assert models["fno"]["relative_l2"] < 0.3 and models["lsm"]["relative_l2"] < 0.2
     assert models["tfno"]["relative_l2"] < 0.5 and models["mgtfno"]["relative_l2"] < 0.7
-    assert models["tfno"]["parameters"] * 5 < models["fno"]["parameters"]
+    assert models["tfno"]["parameters"] * 10 <= models["fno"]["parameters"]
     assert list(out.glob("*.png"))
 
 
