@@ -48,8 +48,8 @@ Usage::
     python benchmarks/operators.py --cases darcy --models fno,lsm
     python benchmarks/operators.py --preset medium --resume    # the issue's sizes on a CPU, resumable
 
-Writes ``benchmarks/results/operators.json`` (``operators_<preset>.json`` for medium and full), ``operators_errors.png``,
-``operators_ns_rollout.png`` and ``operators_darcy_fields_<method>.png``.
+Writes ``benchmarks/results/operators.json``, ``operators_errors.png``, ``operators_ns_rollout.png`` and
+``operators_darcy_fields_<method>.png`` (``operators_<preset>...`` for medium and full).
 """
 
 from __future__ import annotations
@@ -522,9 +522,11 @@ def run_case(
     learning_rates: dict[str, float] | None = None,
     done: dict[str, dict] | None = None,
     on_row: Any = None,
+    stem: str = NAME,
 ) -> list[dict]:
     """Train and measure every method on one case; ``done`` rows (a resumed run) are kept as they are,
-    ``on_row(rows)`` is called after every new row (the caller saves progress)."""
+    ``on_row(rows)`` is called after every new row (the caller saves progress). PNGs are named
+    ``<stem>_...`` (``operators_medium_...`` for the medium preset)."""
     n_dim, size = data["n_dim"], data["size"]
     train, test = data["train"], data["test"]
     in_ch, out_ch = train.x.shape[1], train.y.shape[1]
@@ -606,14 +608,14 @@ def run_case(
             plot_prediction_fields(
                 model,
                 test,
-                out_dir / f"{NAME}_darcy_fields_{method}.png",
+                out_dir / f"{stem}_darcy_fields_{method}.png",
                 device=device,
                 title=f"darcy {size}x{size}: {method} (rel L2 {row['relative_l2']:.4f})",
             )
     if case == "ns" and curves:
         plot_rollout_error(
             curves,
-            out_dir / f"{NAME}_ns_rollout.png",
+            out_dir / f"{stem}_ns_rollout.png",
             title=f"Navier-Stokes nu=1e-3 {size}x{size}: {data['windows']['horizon']} steps from "
             f"{data['windows']['history']}",
         )
@@ -960,6 +962,7 @@ def main(argv: list[str] | None = None) -> dict:
     chosen: dict[str, dict[str, float]] = {}
     # progress of this command, saved after every row and sweep: --resume continues from it
     partial_path = args.out / f"{NAME}_{args.preset}.partial.json"
+    stem = NAME if args.preset == "quick" else f"{NAME}_{args.preset}"  # quick, medium and full side by side
     table = {
         case: LEARNING_RATES.get(args.preset, {}).get(case) or LEARNING_RATES.get("quick", {}).get(case, {})
         for case in cases
@@ -1011,7 +1014,7 @@ def main(argv: list[str] | None = None) -> dict:
         # a saved row counts only if it trained the model this run would build, at the same learning rate
         done = {m: r for m, r in progress["rows"].get(case, {}).items() if _same_run(m, r, case, data, chosen[case])}
         kept += [f"{case}/{m}" for m in methods if m in done]
-        rows += run_case(case, cfg, data, methods, device, args.out, chosen[case], done=done, on_row=on_row)
+        rows += run_case(case, cfg, data, methods, device, args.out, chosen[case], done=done, on_row=on_row, stem=stem)
     if args.tune_lr:
         write_json(
             args.out / f"{NAME}_lr_sweep.json",
@@ -1047,7 +1050,6 @@ def main(argv: list[str] | None = None) -> dict:
     print()
     for t in targets:
         print(f"target {t['name']}: measured {t['measured']}, goal {t['goal']}, met {t['met']}")
-    stem = NAME if args.preset == "quick" else f"{NAME}_{args.preset}"  # quick, medium and full side by side
     write_json(args.out / f"{stem}.json", payload)
     partial_path.unlink(missing_ok=True)
     plot_errors(rows, args.out / f"{stem}_errors.png", f"{command} ({device}, threads={args.threads})")
