@@ -250,7 +250,7 @@ def model_kwargs(
     if method in ("fno", "neuralop_fno"):
         return fno
     if method == "tfno":
-        return {**fno, "factorization": "tucker", "rank": 0.1, **(TFNO_OPTIONS_2D if n_dim == 2 else TFNO_OPTIONS_1D)}
+        return {**fno, "factorization": "tucker", **(TFNO_OPTIONS_2D if n_dim == 2 else TFNO_OPTIONS_1D)}
     if method == "mgtfno":
         # 0.125: the padded patch (S/2 + S/4) keeps the TFNO's modes, so the inner TFNO is the TFNO's size
         padding_fraction = 0.125
