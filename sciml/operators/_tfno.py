@@ -109,8 +109,9 @@ def tfno(
         with ``D`` the dense rest (lifting, projection, channel MLPs, skips; see
         :func:`parameter_groups`), less than ``1 / rank``. With neuraloperator's defaults
         at ``n_modes=(12, 12)``, ``hidden_channels=32``, Tucker rank 0.1 gives 8.97x and
-        rank 0.075 reaches 10x; ``fno_skip="soft-gating", use_channel_mlp=False,
-        lifting_channel_ratio=0`` shrink ``D`` and give 10.2x at rank 0.1.
+        rank 0.075 reaches 10x (11.8x, the benchmark's choice); ``fno_skip="soft-gating",
+        use_channel_mlp=False, lifting_channel_ratio=0`` shrink ``D`` and give 10.2x at rank
+        0.1, but cost accuracy once the FNO is accurate (NS, Burgers: docs/operators.md).
     **kwargs
         Passed to ``neuralop.models.FNO``.
 
