@@ -1,0 +1,260 @@
+"""Variants of the operators benchmark's models, trained on its data with its protocol.
+
+The layout, rank and learning-rate experiments quoted in docs/operators.md come from here: a spec
+(YAML, under ``benchmarks/variants/``) names one case of one preset of ``benchmarks/operators.py``
+and a list of variants, each a registered model with the benchmark's hyperparameters
+(``operators.model_kwargs``) changed by ``overrides`` (keys named in ``drop`` removed), trained by
+``operators.train_sciml`` at ``lr`` (default: the benchmark's learning rate of that method) for
+the preset's epochs, scored by ``operators.test_error`` (NS: the rollout), all from the same seed.
+One variant is the ``reference`` (usually the FNO): every row restates its error and parameter
+ratios against it, and the target of issue 4 (>= 10x fewer parameters at <= 1.1x the error) is
+checked for each variant. ``data`` overrides the preset's case settings (``n_train``,
+``n_test``, ``epochs``...), e.g. a 50-trajectory NS subset.
+
+Spec::
+
+    case: burgers
+    preset: medium
+    reference: fno
+    data: {}
+    variants:
+      - {name: fno, method: fno}
+      - {name: tfno, method: tfno}
+      - {name: tfno rank 0.1, method: tfno, overrides: {rank: 0.1}}
+      - {name: tfno lr 1e-2, method: tfno, lr: 1.0e-2}
+
+Usage::
+
+    python benchmarks/operators_variants.py benchmarks/variants/tfno_burgers_medium.yaml --resume
+
+Writes ``benchmarks/results/operators_variants_<spec>.json`` (rows and targets in the format of the
+other benchmarks) and ``operators_variants_<spec>.png`` (error against parameter reduction).
+An interrupted run keeps its finished variants in ``<stem>.partial.json`` (``--resume``).
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime as _dt
+import hashlib
+import json
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+import torch
+import yaml
+
+import operators as bench
+from sciml.io import atomic_path, environment, write_json
+from sciml.models import build_model
+
+NAME = "operators_variants"
+VARIANT_KEYS = {"name", "method", "overrides", "drop", "lr"}
+SPEC_KEYS = {"case", "preset", "reference", "data", "variants"}
+TARGET_RATIO, TARGET_REDUCTION = 1.1, 10.0
+
+
+def load_spec(path: Path) -> dict[str, Any]:
+    """Read and check a spec; every problem is one line naming the key and the fix."""
+    if not path.is_file():
+        raise SystemExit(f"spec {path} does not exist; pass a YAML file such as benchmarks/variants/*.yaml")
+    spec = yaml.safe_load(path.read_text()) or {}
+    unknown = set(spec) - SPEC_KEYS
+    if unknown:
+        raise SystemExit(f"spec {path}: unknown keys {sorted(unknown)}; allowed: {sorted(SPEC_KEYS)}")
+    if spec.get("preset") not in bench.PRESETS:
+        raise SystemExit(f"spec {path}: preset {spec.get('preset')!r} is not one of {sorted(bench.PRESETS)}")
+    if spec.get("case") not in bench.CASES:
+        raise SystemExit(f"spec {path}: case {spec.get('case')!r} is not one of {list(bench.CASES)}")
+    variants = spec.get("variants") or []
+    names = [v.get("name") for v in variants]
+    if not variants or None in names or len(set(names)) != len(names):
+        raise SystemExit(f"spec {path}: 'variants' must be a non-empty list of entries with distinct 'name's")
+    for v in variants:
+        bad = set(v) - VARIANT_KEYS
+        if bad:
+            raise SystemExit(
+                f"spec {path}: variant {v['name']!r} has unknown keys {sorted(bad)}; allowed: {sorted(VARIANT_KEYS)}"
+            )
+        if v.get("method") not in bench.METHODS or v["method"] == "neuralop_fno":
+            allowed = [m for m in bench.METHODS if m != "neuralop_fno"]
+            raise SystemExit(f"spec {path}: variant {v['name']!r} has method {v.get('method')!r}; use one of {allowed}")
+    if spec.get("reference") not in names:
+        raise SystemExit(f"spec {path}: reference {spec.get('reference')!r} is not a variant name; pick one of {names}")
+    return spec
+
+
+def variant_kwargs(variant: dict[str, Any], data: dict[str, Any], case: str) -> dict[str, Any]:
+    train = data["train"]
+    kw = bench.model_kwargs(variant["method"], data["n_dim"], train.x.shape[1], train.y.shape[1], data["size"], case)
+    for key in variant.get("drop", []):
+        kw.pop(key, None)
+    return {**kw, **variant.get("overrides", {})}
+
+
+def default_lr(preset: str, case: str, method: str) -> float:
+    table = bench.LEARNING_RATES.get(preset, {}).get(case) or bench.LEARNING_RATES["quick"].get(case, {})
+    return float(table.get(method, bench.DEFAULT_LR))
+
+
+def run_variant(variant: dict, spec: dict, cfg: dict, data: dict, device: torch.device) -> dict[str, Any]:
+    case = spec["case"]
+    kw = variant_kwargs(variant, data, case)
+    lr = float(variant.get("lr", default_lr(spec["preset"], case, variant["method"])))
+    bench.seed_everything(bench.SEED)
+    model = bench.Standardized(build_model(variant["method"], kw), *data["stats"])
+    start = time.perf_counter()
+    durations = bench.train_sciml(model, data["train"], cfg, device, lr)
+    err = bench.test_error(model.to(device), data["test"], case, device, cfg["batch_size"])
+    shown = {k: v for k, v in kw.items() if k not in ("in_channels", "out_channels")}
+    return {
+        "case": case,
+        "variant": variant["name"],
+        "method": variant["method"],
+        "lr": lr,
+        "relative_l2": round(float(err["relative_l2"]), 6),
+        "params": bench.parameter_count(model.model),
+        "seconds": round(time.perf_counter() - start, 1),
+        "seconds_per_epoch": round(sorted(durations[1:] or durations)[len(durations[1:] or durations) // 2], 3),
+        "model_kwargs": shown,
+    }
+
+
+def add_ratios(rows: list[dict], reference: str) -> list[dict]:
+    ref = next(r for r in rows if r["variant"] == reference)
+    for r in rows:
+        r["error_ratio"] = round(r["relative_l2"] / ref["relative_l2"], 3)
+        r["param_reduction"] = round(ref["params"] / r["params"], 2)
+    return rows
+
+
+def targets_of(rows: list[dict], reference: str) -> list[dict]:
+    out = []
+    for r in rows:
+        if r["variant"] == reference:
+            continue
+        met = r["param_reduction"] >= TARGET_REDUCTION and r["error_ratio"] <= TARGET_RATIO
+        out.append(
+            {
+                "name": f"{r['case']}/{r['variant']}: >= {TARGET_REDUCTION:g}x fewer parameters at <= {TARGET_RATIO}x the error of {reference}",
+                "measured": {"param_reduction": r["param_reduction"], "error_ratio": r["error_ratio"]},
+                "goal": f"param_reduction >= {TARGET_REDUCTION:g} and error_ratio <= {TARGET_RATIO}",
+                "met": bool(met),
+            }
+        )
+    return out
+
+
+def markdown_table(rows: list[dict], reference: str) -> str:
+    lines = [
+        f"| variant | lr | relative L2 | / {reference} | parameters | fewer parameters | s/epoch |",
+        "|---|---|---|---|---|---|---|",
+    ]
+    for r in rows:
+        lines.append(
+            f"| {r['variant']} | {r['lr']:g} | {r['relative_l2']:.4f} | {r['error_ratio']:.2f} | "
+            f"{r['params']:,} | {r['param_reduction']:.2f}x | {r['seconds_per_epoch']:.2f} |"
+        )
+    return "\n".join(lines)
+
+
+def plot(rows: list[dict], reference: str, path: Path, title: str) -> None:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    fig, ax = plt.subplots(figsize=(7, 4.5))
+    for r in rows:
+        ax.scatter(r["param_reduction"], r["error_ratio"], color="C3" if r["variant"] == reference else "C0")
+        ax.annotate(
+            r["variant"],
+            (r["param_reduction"], r["error_ratio"]),
+            fontsize=7,
+            xytext=(3, 3),
+            textcoords="offset points",
+        )
+    ax.axhline(TARGET_RATIO, color="gray", ls="--", lw=0.8)
+    ax.axvline(TARGET_REDUCTION, color="gray", ls="--", lw=0.8)
+    ax.set_xscale("log")
+    ax.set_xlabel(f"parameters of {reference} / parameters")
+    ax.set_ylabel(f"test relative L2 / {reference}'s")
+    ax.set_title(title, fontsize=8)
+    fig.tight_layout()
+    with atomic_path(path, suffix=".png") as tmp:
+        fig.savefig(tmp, dpi=120, format="png")
+    plt.close(fig)
+
+
+def main(argv: list[str] | None = None) -> dict:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("spec", type=Path, help="YAML spec (benchmarks/variants/*.yaml)")
+    parser.add_argument("--device", choices=["cpu", "cuda"], default="cpu")
+    parser.add_argument("--threads", type=int, default=1, help="torch CPU threads")
+    parser.add_argument("--data-dir", type=Path, default=bench.ROOT / "datasets" / "generated")
+    parser.add_argument("--out", type=Path, default=bench.RESULTS)
+    parser.add_argument("--resume", action="store_true", help="keep the variants a run of the same spec finished")
+    args = parser.parse_args(argv)
+    if args.device == "cuda" and not torch.cuda.is_available():
+        parser.error("--device cuda was requested but no CUDA GPU is visible; use --device cpu")
+    spec = load_spec(args.spec)
+    torch.set_num_threads(args.threads)
+    device = torch.device("cuda", torch.cuda.current_device()) if args.device == "cuda" else torch.device("cpu")
+    case, reference = spec["case"], spec["reference"]
+    cfg = {**bench.PRESETS[spec["preset"]][case], **(spec.get("data") or {})}
+    data = bench.load_case(case, cfg, args.data_dir)
+    stem = f"{NAME}_{args.spec.stem}"
+    args.out.mkdir(parents=True, exist_ok=True)
+    partial = args.out / f"{stem}.partial.json"
+    key = hashlib.sha256(json.dumps([spec, args.device], sort_keys=True, default=str).encode()).hexdigest()[:16]
+    done: dict[str, dict] = {}
+    if args.resume and partial.exists():
+        saved = json.loads(partial.read_text())
+        if saved.get("key") == key:
+            done = saved["rows"]
+            print(f"resuming: {len(done)} variants saved in {partial}", flush=True)
+    start = time.perf_counter()
+    rows = []
+    for variant in spec["variants"]:
+        row = done.get(variant["name"])
+        if row is None:
+            print(f"{case} {variant['name']}: training", flush=True)
+            row = run_variant(variant, spec, cfg, data, device)
+            done[variant["name"]] = row
+            write_json(partial, {"key": key, "rows": done})
+        print(json.dumps(row), flush=True)
+        rows.append(row)
+    add_ratios(rows, reference)
+    command = " ".join(["python", "benchmarks/operators_variants.py", *(argv if argv is not None else sys.argv[1:])])
+    payload = {
+        "benchmark": stem,
+        "command": command,
+        "created_utc": _dt.datetime.now(_dt.timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ"),
+        "environment": {**environment(), "torch_threads": args.threads},
+        "settings": {
+            "spec": spec,
+            "case_settings": {k: v for k, v in cfg.items() if k != "params"},
+            "n_train": data["n_train"],
+            "n_test": data["n_test"],
+            "seed": bench.SEED,
+            "optimizer": "adam",
+            "scheduler": "cosine",
+            "loss": "relative_l2",
+        },
+        "wall_seconds": round(time.perf_counter() - start, 1),
+        "rows": rows,
+        "targets": targets_of(rows, reference),
+    }
+    print()
+    print(markdown_table(rows, reference))
+    write_json(args.out / f"{stem}.json", payload)
+    plot(rows, reference, args.out / f"{stem}.png", f"{command} ({device}, threads={args.threads})")
+    partial.unlink(missing_ok=True)
+    print(f"wrote {args.out / (stem + '.json')} and {stem}.png")
+    return payload
+
+
+if __name__ == "__main__":
+    main()
