@@ -43,10 +43,10 @@ import time
 from pathlib import Path
 from typing import Any
 
+import operators as bench
 import torch
 import yaml
 
-import operators as bench
 from sciml.io import atomic_path, environment, write_json
 from sciml.models import build_model
 
