@@ -45,11 +45,12 @@ variants:
     [
         ("reference: fno", "reference: lsm", "reference 'lsm' is not a variant name"),
         ("preset: quick", "preset: huge", "preset 'huge' is not one of"),
+        ("reference: fno", "reference: fno\ntarget: {ratio: 2}", "target has unknown keys ['ratio']"),
         ("{name: tfno, method: tfno}", "{name: tfno, method: tfno, rnak: 0.1}", "unknown keys ['rnak']"),
         ("{name: tfno, method: tfno}", "{name: tfno, method: neuralop_fno}", "has method 'neuralop_fno'"),
         ("{name: tfno, method: tfno}", "{name: fno, method: tfno}", "distinct 'name's"),
     ],
-    ids=["reference", "preset", "variant-key", "method", "duplicate"],
+    ids=["reference", "preset", "target", "variant-key", "method", "duplicate"],
 )
 def test_bad_spec_is_one_line_naming_the_key(variants, tmp_path, old, new, message):
     spec = tmp_path / "bad.yaml"
