@@ -30,7 +30,9 @@ Usage::
 
 Writes ``benchmarks/results/operators_variants_<spec>.json`` (rows and targets in the format of the
 other benchmarks) and ``operators_variants_<spec>.png`` (error against parameter reduction).
-An interrupted run keeps its finished variants in ``<stem>.partial.json`` (``--resume``).
+With ``--resume`` a variant trained before (same case, preset, data, model, learning rate and device:
+``run_key``) is kept, from the partial file of an interrupted run or the JSON of a finished one, so a
+variant added to a spec trains alone.
 """
 
 from __future__ import annotations
@@ -101,6 +103,18 @@ def variant_kwargs(variant: dict[str, Any], data: dict[str, Any], case: str) -> 
 def default_lr(preset: str, case: str, method: str) -> float:
     table = bench.LEARNING_RATES.get(preset, {}).get(case) or bench.LEARNING_RATES["quick"].get(case, {})
     return float(table.get(method, bench.DEFAULT_LR))
+
+
+def run_key(spec: dict[str, Any], variant: dict[str, Any], device: str) -> str:
+    """What a row was trained from: case, preset, data overrides, the variant (not its name) and device."""
+    what = [
+        spec["case"],
+        spec["preset"],
+        spec.get("data") or {},
+        {k: v for k, v in variant.items() if k != "name"},
+        device,
+    ]
+    return hashlib.sha256(json.dumps(what, sort_keys=True, default=str).encode()).hexdigest()[:16]
 
 
 def run_variant(variant: dict, spec: dict, cfg: dict, data: dict, device: torch.device) -> dict[str, Any]:
@@ -200,7 +214,11 @@ def main(argv: list[str] | None = None) -> dict:
     parser.add_argument("--threads", type=int, default=1, help="torch CPU threads")
     parser.add_argument("--data-dir", type=Path, default=bench.ROOT / "datasets" / "generated")
     parser.add_argument("--out", type=Path, default=bench.RESULTS)
-    parser.add_argument("--resume", action="store_true", help="keep the variants a run of the same spec finished")
+    parser.add_argument(
+        "--resume",
+        action="store_true",
+        help="keep the rows of variants an earlier run of this spec trained the same way",
+    )
     args = parser.parse_args(argv)
     if args.device == "cuda" and not torch.cuda.is_available():
         parser.error("--device cuda was requested but no CUDA GPU is visible; use --device cpu")
@@ -214,22 +232,23 @@ def main(argv: list[str] | None = None) -> dict:
     stem = f"{NAME}_{args.spec.stem}"
     args.out.mkdir(parents=True, exist_ok=True)
     partial = args.out / f"{stem}.partial.json"
-    key = hashlib.sha256(json.dumps([spec, args.device], sort_keys=True, default=str).encode()).hexdigest()[:16]
-    done: dict[str, dict] = {}
-    if args.resume and partial.exists():
-        saved = json.loads(partial.read_text())
-        if saved.get("key") == key:
-            done = saved["rows"]
-            print(f"resuming: {len(done)} variants saved in {partial}", flush=True)
+    saved: list[dict] = []  # rows of earlier runs: the partial file, then the last finished JSON
+    if args.resume:
+        for path in (partial, args.out / f"{stem}.json"):
+            if path.exists():
+                saved += json.loads(path.read_text())["rows"]
     start = time.perf_counter()
-    rows = []
+    rows: list[dict] = []
     for variant in spec["variants"]:
-        row = done.get(variant["name"])
+        key = run_key(spec, variant, args.device)
+        row = next((r for r in saved if r.get("run_key") == key), None)
         if row is None:
             print(f"{case} {variant['name']}: training", flush=True)
-            row = run_variant(variant, spec, cfg, data, device)
-            done[variant["name"]] = row
-            write_json(partial, {"key": key, "rows": done})
+            row = {**run_variant(variant, spec, cfg, data, device), "run_key": key}
+            write_json(partial, {"rows": [*rows, row, *saved]})
+        else:
+            print(f"{case} {variant['name']}: kept from an earlier run", flush=True)
+        row = {**row, "variant": variant["name"]}
         print(json.dumps(row), flush=True)
         rows.append(row)
     add_ratios(rows, reference)

@@ -87,3 +87,24 @@ def test_variants_run_builds_the_benchmarks_tfno_and_restates_the_target(variant
     saved = json.loads((out / "operators_variants_tiny.json").read_text())
     assert saved["rows"] == payload["rows"] and (out / "operators_variants_tiny.png").stat().st_size > 10_000
     assert not (out / "operators_variants_tiny.partial.json").exists()
+
+
+def test_resume_keeps_the_variants_trained_before_and_trains_only_the_new_one(variants, tmp_path, capsys):
+    spec = tmp_path / "tiny.yaml"
+    small = TINY.replace("epochs: 8", "epochs: 2")
+    spec.write_text(small)
+    argv = [str(spec), "--data-dir", str(tmp_path / "data"), "--out", str(tmp_path / "out"), "--resume"]
+    first = {r["variant"]: r for r in variants.main(argv)["rows"]}
+    # a new variant and a renamed one (same model and rate): only the new one trains
+    reference = small.replace("reference: fno", "reference: the FNO")
+    spec.write_text(
+        reference.replace("{name: fno, method: fno}", "{name: the FNO, method: fno}")
+        + "  - {name: tfno cp, method: tfno, overrides: {factorization: cp}}\n"
+    )
+    capsys.readouterr()
+    second = {r["variant"]: r for r in variants.main(argv)["rows"]}
+    out = capsys.readouterr().out
+    assert out.count("kept from an earlier run") == 3 and out.count(": training") == 1
+    assert second["the FNO"]["seconds"] == first["fno"]["seconds"]
+    assert second["tfno"]["relative_l2"] == first["tfno"]["relative_l2"]
+    assert second["tfno cp"]["params"] < second["tfno"]["params"]  # CP rank 0.05 keeps fewer than Tucker's
