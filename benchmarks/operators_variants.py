@@ -42,6 +42,7 @@ import datetime as _dt
 import hashlib
 import json
 import sys
+import textwrap
 import time
 from pathlib import Path
 from typing import Any
@@ -185,22 +186,31 @@ def plot(rows: list[dict], reference: str, path: Path, title: str, target: dict[
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    fig, ax = plt.subplots(figsize=(7, 4.5))
-    for r in rows:
-        ax.scatter(r["param_reduction"], r["error_ratio"], color="C3" if r["variant"] == reference else "C0")
+    fig, (ax, key) = plt.subplots(1, 2, figsize=(11, 5), gridspec_kw={"width_ratios": [3, 2]})
+    reduction, ratio = float(target["reduction"]), float(target["error_ratio"])
+    x_max = max(max(r["param_reduction"] for r in rows), reduction) * 1.5
+    ax.fill_between([max(reduction, 1e-3), x_max], 0, ratio, color="C2", alpha=0.12, label="target")
+    lines = []
+    for i, r in enumerate(rows, start=1):
+        is_ref = r["variant"] == reference
+        ax.scatter(r["param_reduction"], r["error_ratio"], color="C3" if is_ref else "C0", zorder=3)
         ax.annotate(
-            r["variant"],
-            (r["param_reduction"], r["error_ratio"]),
-            fontsize=7,
-            xytext=(3, 3),
-            textcoords="offset points",
+            str(i), (r["param_reduction"], r["error_ratio"]), fontsize=8, xytext=(4, 2), textcoords="offset points"
         )
-    ax.axhline(float(target["error_ratio"]), color="gray", ls="--", lw=0.8)
-    ax.axvline(float(target["reduction"]), color="gray", ls="--", lw=0.8)
+        lines.append(f"{i:2d}  {r['error_ratio']:5.2f}  {r['param_reduction']:6.2f}x  {r['variant']}")
+    ax.axhline(ratio, color="gray", ls="--", lw=0.8)
+    if reduction > 0:
+        ax.axvline(reduction, color="gray", ls="--", lw=0.8)
     ax.set_xscale("log")
+    ax.set_xlim(right=x_max)
+    ax.set_ylim(0.8 * min(1.0, min(r["error_ratio"] for r in rows)), 1.08 * max(r["error_ratio"] for r in rows))
     ax.set_xlabel(f"parameters of {reference} / parameters")
     ax.set_ylabel(f"test relative L2 / {reference}'s")
-    ax.set_title(title, fontsize=8)
+    ax.legend(loc="upper left", fontsize=8)
+    key.axis("off")
+    header = " #  error  fewer   variant"
+    key.text(0, 1, "\n".join([header, *lines]), va="top", family="monospace", fontsize=7, transform=key.transAxes)
+    fig.suptitle("\n".join(textwrap.wrap(title, 120)), fontsize=8)
     fig.tight_layout()
     with atomic_path(path, suffix=".png") as tmp:
         fig.savefig(tmp, dpi=120, format="png")
