@@ -389,7 +389,9 @@ def loss_fn(out: torch.Tensor, y: torch.Tensor, **_: Any) -> torch.Tensor:
     return relative_l2(out, y).mean()
 
 
-def train_sciml(model: nn.Module, data: Dataset, cfg: dict[str, Any], device: torch.device, lr: float) -> list[float]:
+def train_sciml(
+    model: nn.Module, data: Dataset, cfg: dict[str, Any], device: torch.device, lr: float, seed: int = SEED
+) -> list[float]:
     clock = EpochClock(device)
     trainer = Trainer(
         model,
@@ -399,7 +401,7 @@ def train_sciml(model: nn.Module, data: Dataset, cfg: dict[str, Any], device: to
         max_epochs=cfg["epochs"],
         batch_size=cfg["batch_size"],
         device=device,
-        seed=SEED,
+        seed=seed,
         progress=False,
         callbacks=[clock],
     )

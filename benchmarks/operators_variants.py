@@ -5,7 +5,8 @@ The layout, rank and learning-rate experiments quoted in docs/operators.md come 
 and a list of variants, each a registered model with the benchmark's hyperparameters
 (``operators.model_kwargs``) changed by ``overrides`` (keys named in ``drop`` removed), trained by
 ``operators.train_sciml`` at ``lr`` (default: the benchmark's learning rate of that method) for
-the preset's epochs, scored by ``operators.test_error`` (NS: the rollout), all from the same seed.
+the preset's epochs, scored by ``operators.test_error`` (NS: the rollout), all from the benchmark's
+seed (``seed`` changes a variant's initialization and batch order, for the spread over seeds).
 One variant is the ``reference`` (usually the FNO): every row restates its error and parameter
 ratios against it, and the target of issue 4 (>= 10x fewer parameters at <= 1.1x the error) is
 checked for each variant (``target: {reduction: 1, error_ratio: 1.1}`` restates another, e.g. MG-TFNO
@@ -31,8 +32,8 @@ Usage::
 Writes ``benchmarks/results/operators_variants_<spec>.json`` (rows and targets in the format of the
 other benchmarks) and ``operators_variants_<spec>.png`` (error against parameter reduction).
 With ``--resume`` a variant trained before (same case, preset, data, model, learning rate and device:
-``run_key``) is kept, from the partial file of an interrupted run or the JSON of a finished one, so a
-variant added to a spec trains alone.
+``run_key``) is kept, from the partial file of an interrupted run or the JSON of a finished one (of
+any spec in ``--out``), so a variant added to a spec trains alone.
 """
 
 from __future__ import annotations
@@ -55,7 +56,7 @@ from sciml.io import atomic_path, environment, write_json
 from sciml.models import build_model
 
 NAME = "operators_variants"
-VARIANT_KEYS = {"name", "method", "overrides", "drop", "lr"}
+VARIANT_KEYS = {"name", "method", "overrides", "drop", "lr", "seed"}
 SPEC_KEYS = {"case", "preset", "reference", "data", "variants", "target"}
 TARGET = {"reduction": 10.0, "error_ratio": 1.1}  # issue 4: TFNO against FNO
 
@@ -122,10 +123,11 @@ def run_variant(variant: dict, spec: dict, cfg: dict, data: dict, device: torch.
     case = spec["case"]
     kw = variant_kwargs(variant, data, case)
     lr = float(variant.get("lr", default_lr(spec["preset"], case, variant["method"])))
-    bench.seed_everything(bench.SEED)
+    seed = int(variant.get("seed", bench.SEED))
+    bench.seed_everything(seed)
     model = bench.Standardized(build_model(variant["method"], kw), *data["stats"])
     start = time.perf_counter()
-    durations = bench.train_sciml(model, data["train"], cfg, device, lr)
+    durations = bench.train_sciml(model, data["train"], cfg, device, lr, seed)
     err = bench.test_error(model.to(device), data["test"], case, device, cfg["batch_size"])
     shown = {k: v for k, v in kw.items() if k not in ("in_channels", "out_channels")}
     return {
@@ -133,6 +135,7 @@ def run_variant(variant: dict, spec: dict, cfg: dict, data: dict, device: torch.
         "variant": variant["name"],
         "method": variant["method"],
         "lr": lr,
+        "seed": seed,
         "relative_l2": round(float(err["relative_l2"]), 6),
         "params": bench.parameter_count(model.model),
         "seconds": round(time.perf_counter() - start, 1),
@@ -242,20 +245,28 @@ def main(argv: list[str] | None = None) -> dict:
     stem = f"{NAME}_{args.spec.stem}"
     args.out.mkdir(parents=True, exist_ok=True)
     partial = args.out / f"{stem}.partial.json"
-    saved: list[dict] = []  # rows of earlier runs: the partial file, then the last finished JSON
-    if args.resume:
-        for path in (partial, args.out / f"{stem}.json"):
-            if path.exists():
-                saved += json.loads(path.read_text())["rows"]
+
+    def saved_rows(*paths: Path) -> list[dict]:
+        """Rows of earlier runs in ``paths``, by default every spec's in --out (this spec's partial file
+        first), read afresh for each variant: a run of another spec in parallel may have finished one."""
+        out: list[dict] = []
+        for path in paths or [partial, *sorted(set(args.out.glob(f"{NAME}_*.json")) - {partial})]:
+            rows = json.loads(path.read_text()).get("rows") if path.exists() else None
+            out += [r for r in rows if isinstance(r, dict) and "run_key" in r] if isinstance(rows, list) else []
+        return out
+
     start = time.perf_counter()
     rows: list[dict] = []
     for variant in spec["variants"]:
         key = run_key(spec, variant, args.device)
+        saved = saved_rows() if args.resume else []
         row = next((r for r in saved if r.get("run_key") == key), None)
         if row is None:
             print(f"{case} {variant['name']}: training", flush=True)
             row = {**run_variant(variant, spec, cfg, data, device), "run_key": key}
-            write_json(partial, {"rows": [*rows, row, *saved]})
+            keys = {r["run_key"] for r in [*rows, row]}
+            earlier = [r for r in saved_rows(partial) if r["run_key"] not in keys]  # variants not reached yet
+            write_json(partial, {"rows": [*rows, row, *earlier]})
         else:
             print(f"{case} {variant['name']}: kept from an earlier run", flush=True)
         row = {**row, "variant": variant["name"]}

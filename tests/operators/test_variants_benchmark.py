@@ -108,3 +108,30 @@ def test_resume_keeps_the_variants_trained_before_and_trains_only_the_new_one(va
     assert second["the FNO"]["seconds"] == first["fno"]["seconds"]
     assert second["tfno"]["relative_l2"] == first["tfno"]["relative_l2"]
     assert second["tfno cp"]["params"] < second["tfno"]["params"]  # CP rank 0.05 keeps fewer than Tucker's
+
+
+def test_an_interrupted_run_resumes_from_its_partial_file(variants, tmp_path, monkeypatch, capsys):
+    spec = tmp_path / "tiny.yaml"
+    spec.write_text(TINY.replace("epochs: 8", "epochs: 2"))
+    out = tmp_path / "out"
+    argv = [str(spec), "--data-dir", str(tmp_path / "data"), "--out", str(out), "--resume"]
+    real = variants.run_variant
+    calls = []
+
+    def dies_on_the_second(variant, *args):
+        calls.append(variant["name"])
+        if len(calls) == 2:
+            raise KeyboardInterrupt
+        return real(variant, *args)
+
+    monkeypatch.setattr(variants, "run_variant", dies_on_the_second)
+    with pytest.raises(KeyboardInterrupt):
+        variants.main(argv)
+    partial = json.loads((out / "operators_variants_tiny.partial.json").read_text())
+    assert [r["variant"] for r in partial["rows"]] == ["fno"] and not (out / "operators_variants_tiny.json").exists()
+    monkeypatch.setattr(variants, "run_variant", real)
+    capsys.readouterr()
+    rows = {r["variant"]: r for r in variants.main(argv)["rows"]}
+    assert capsys.readouterr().out.count(": training") == 2
+    assert rows["fno"]["relative_l2"] == partial["rows"][0]["relative_l2"] and len(rows) == 3
+    assert not (out / "operators_variants_tiny.partial.json").exists()
