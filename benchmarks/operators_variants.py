@@ -177,7 +177,7 @@ def markdown_table(rows: list[dict], reference: str) -> str:
     ]
     for r in rows:
         lines.append(
-            f"| {r['variant']} | {r['lr']:g} | {r['relative_l2']:.4f} | {r['error_ratio']:.2f} | "
+            f"| {r['variant']} | {r['lr']:g} | {r['relative_l2']:.5f} | {r['error_ratio']:.2f} | "
             f"{r['params']:,} | {r['param_reduction']:.2f}x | {r['seconds_per_epoch']:.2f} |"
         )
     return "\n".join(lines)
