@@ -257,6 +257,7 @@ def main(argv: list[str] | None = None) -> dict:
 
     start = time.perf_counter()
     rows: list[dict] = []
+    kept: list[str] = []  # variants taken over from earlier runs (their seconds are those runs')
     for variant in spec["variants"]:
         key = run_key(spec, variant, args.device)
         saved = saved_rows() if args.resume else []
@@ -269,6 +270,7 @@ def main(argv: list[str] | None = None) -> dict:
             write_json(partial, {"rows": [*rows, row, *earlier]})
         else:
             print(f"{case} {variant['name']}: kept from an earlier run", flush=True)
+            kept.append(variant["name"])
         row = {**row, "variant": variant["name"]}
         print(json.dumps(row), flush=True)
         rows.append(row)
@@ -290,6 +292,7 @@ def main(argv: list[str] | None = None) -> dict:
             "loss": "relative_l2",
         },
         "wall_seconds": round(time.perf_counter() - start, 1),
+        "resumed_rows": kept,
         "rows": rows,
         "targets": targets_of(rows, reference, target),
     }

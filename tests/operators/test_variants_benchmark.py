@@ -105,6 +105,7 @@ def test_resume_keeps_the_variants_trained_before_and_trains_only_the_new_one(va
     second = {r["variant"]: r for r in variants.main(argv)["rows"]}
     out = capsys.readouterr().out
     assert out.count("kept from an earlier run") == 3 and out.count(": training") == 1
+    assert saved_json(tmp_path)["resumed_rows"] == ["the FNO", "tfno", "tfno rank 0.1 lr 1e-2"]
     assert second["the FNO"]["seconds"] == first["fno"]["seconds"]
     assert second["tfno"]["relative_l2"] == first["tfno"]["relative_l2"]
     assert second["tfno cp"]["params"] < second["tfno"]["params"]  # CP rank 0.05 keeps fewer than Tucker's
@@ -135,3 +136,7 @@ def test_an_interrupted_run_resumes_from_its_partial_file(variants, tmp_path, mo
     assert capsys.readouterr().out.count(": training") == 2
     assert rows["fno"]["relative_l2"] == partial["rows"][0]["relative_l2"] and len(rows) == 3
     assert not (out / "operators_variants_tiny.partial.json").exists()
+
+
+def saved_json(tmp_path):
+    return json.loads((tmp_path / "out" / "operators_variants_tiny.json").read_text())
