@@ -31,8 +31,8 @@ Usage::
 
 Writes ``benchmarks/results/operators_variants_<spec>.json`` (rows and targets in the format of the
 other benchmarks) and ``operators_variants_<spec>.png`` (error against parameter reduction).
-With ``--resume`` a variant trained before (same case, preset, data, model, learning rate and device:
-``run_key``) is kept, from the partial file of an interrupted run or the JSON of a finished one (of
+With ``--resume`` a variant trained before (same case, preset, data, resolved model kwargs, learning rate,
+seed and device: ``run_key``) is kept, from the partial file of an interrupted run or the JSON of a finished one (of
 any spec in ``--out``), so a variant added to a spec trains alone.
 """
 
@@ -42,6 +42,7 @@ import argparse
 import datetime as _dt
 import hashlib
 import json
+import statistics
 import sys
 import textwrap
 import time
@@ -107,29 +108,41 @@ def default_lr(preset: str, case: str, method: str) -> float:
     return float(table.get(method, bench.DEFAULT_LR))
 
 
-def run_key(spec: dict[str, Any], variant: dict[str, Any], device: str) -> str:
-    """What a row was trained from: case, preset, data overrides, the variant (not its name) and device."""
-    what = [
+def resolved(variant: dict, spec: dict, data: dict) -> dict[str, Any]:
+    """What a variant trains: method, model kwargs (channels left out), learning rate and seed."""
+    kw = variant_kwargs(variant, data, spec["case"])
+    return {
+        "method": variant["method"],
+        "model_kwargs": {k: v for k, v in kw.items() if k not in ("in_channels", "out_channels")},
+        "lr": float(variant.get("lr", default_lr(spec["preset"], spec["case"], variant["method"]))),
+        "seed": int(variant.get("seed", bench.SEED)),
+    }
+
+
+def run_key(spec: dict[str, Any], what: dict[str, Any], device: str) -> str:
+    """The training a row came from: case, preset, data overrides, ``resolved`` (not the name) and device.
+
+    Built from the resolved kwargs, so a change of the benchmark's own defaults retrains the variants it touches.
+    """
+    parts = [
         spec["case"],
         spec["preset"],
         spec.get("data") or {},
-        {k: v for k, v in variant.items() if k != "name"},
+        {k: what[k] for k in ("method", "model_kwargs", "lr", "seed")},
         device,
     ]
-    return hashlib.sha256(json.dumps(what, sort_keys=True, default=str).encode()).hexdigest()[:16]
+    return hashlib.sha256(json.dumps(parts, sort_keys=True, default=str).encode()).hexdigest()[:16]
 
 
 def run_variant(variant: dict, spec: dict, cfg: dict, data: dict, device: torch.device) -> dict[str, Any]:
     case = spec["case"]
-    kw = variant_kwargs(variant, data, case)
-    lr = float(variant.get("lr", default_lr(spec["preset"], case, variant["method"])))
-    seed = int(variant.get("seed", bench.SEED))
+    what = resolved(variant, spec, data)
+    lr, seed = what["lr"], what["seed"]
     bench.seed_everything(seed)
-    model = bench.Standardized(build_model(variant["method"], kw), *data["stats"])
+    model = bench.Standardized(build_model(variant["method"], variant_kwargs(variant, data, case)), *data["stats"])
     start = time.perf_counter()
     durations = bench.train_sciml(model, data["train"], cfg, device, lr, seed)
     err = bench.test_error(model.to(device), data["test"], case, device, cfg["batch_size"])
-    shown = {k: v for k, v in kw.items() if k not in ("in_channels", "out_channels")}
     return {
         "case": case,
         "variant": variant["name"],
@@ -139,8 +152,8 @@ def run_variant(variant: dict, spec: dict, cfg: dict, data: dict, device: torch.
         "relative_l2": round(float(err["relative_l2"]), 6),
         "params": bench.parameter_count(model.model),
         "seconds": round(time.perf_counter() - start, 1),
-        "seconds_per_epoch": round(sorted(durations[1:] or durations)[len(durations[1:] or durations) // 2], 3),
-        "model_kwargs": shown,
+        "seconds_per_epoch": round(statistics.median(durations[1:] or durations), 3),
+        "model_kwargs": what["model_kwargs"],
     }
 
 
@@ -259,7 +272,7 @@ def main(argv: list[str] | None = None) -> dict:
     rows: list[dict] = []
     kept: list[str] = []  # variants taken over from earlier runs (their seconds are those runs')
     for variant in spec["variants"]:
-        key = run_key(spec, variant, args.device)
+        key = run_key(spec, resolved(variant, spec, data), args.device)
         saved = saved_rows() if args.resume else []
         row = next((r for r in saved if r.get("run_key") == key), None)
         if row is None:

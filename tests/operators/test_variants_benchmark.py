@@ -148,3 +148,18 @@ def test_an_interrupted_run_resumes_from_its_partial_file(variants, tmp_path, mo
 
 def saved_json(tmp_path):
     return json.loads((tmp_path / "out" / "operators_variants_tiny.json").read_text())
+
+
+def test_resume_retrains_a_variant_whose_benchmark_defaults_changed(variants, tmp_path, monkeypatch, capsys):
+    spec = tmp_path / "tiny.yaml"
+    spec.write_text(TINY.replace("epochs: 8", "epochs: 2"))
+    argv = [str(spec), "--data-dir", str(tmp_path / "data"), "--out", str(tmp_path / "out"), "--resume"]
+    first = {r["variant"]: r for r in variants.main(argv)["rows"]}
+    # the benchmark's 1D TFNO moves to rank 0.1: "tfno" (no overrides) is now another model, the others are not
+    monkeypatch.setattr(variants.bench, "TFNO_OPTIONS_1D", {**variants.bench.TFNO_OPTIONS_1D, "rank": 0.1})
+    capsys.readouterr()
+    second = {r["variant"]: r for r in variants.main(argv)["rows"]}
+    out = capsys.readouterr().out
+    assert "burgers tfno: training" in out and out.count(": training") == 1
+    assert second["tfno"]["params"] == first["tfno rank 0.1 lr 1e-2"]["params"] != first["tfno"]["params"]
+    assert second["fno"]["seconds"] == first["fno"]["seconds"]
