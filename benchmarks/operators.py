@@ -113,6 +113,12 @@ LEARNING_RATES: dict[str, dict[str, dict[str, float]]] = {
 }
 VALIDATION_FRACTION = 0.2
 
+
+def learning_rates(preset: str, case: str) -> dict[str, float]:
+    """The last sweep's learning rates of a case: the preset's own, else the quick preset's."""
+    return LEARNING_RATES.get(preset, {}).get(case) or LEARNING_RATES.get("quick", {}).get(case, {})
+
+
 PRESETS: dict[str, dict[str, dict[str, Any]]] = {
     # about 13 minutes on one CPU thread (data generation, about 15 s, included once; --tune-lr adds
     # about 25). Darcy trains 30 epochs: after 10 (130 Adam steps) the errors still depended on the
@@ -965,10 +971,6 @@ def main(argv: list[str] | None = None) -> dict:
     # progress of this command, saved after every row and sweep: --resume continues from it
     partial_path = args.out / f"{NAME}_{args.preset}.partial.json"
     stem = NAME if args.preset == "quick" else f"{NAME}_{args.preset}"  # quick, medium and full side by side
-    table = {
-        case: LEARNING_RATES.get(args.preset, {}).get(case) or LEARNING_RATES.get("quick", {}).get(case, {})
-        for case in cases
-    }
     run_key = {
         "preset": args.preset,
         "device": device.type,
@@ -998,7 +1000,7 @@ def main(argv: list[str] | None = None) -> dict:
             progress["sweeps"][case] = {"chosen": chosen[case], "rows": rows_of_case}
             save_progress()
         else:  # a preset not swept yet (full) takes the quick sweep's choices
-            chosen[case] = table[case]
+            chosen[case] = learning_rates(args.preset, case)
         data = load_case(case, cfg, args.data_dir)
         settings["cases"][case] = {
             "data": data["generator"],

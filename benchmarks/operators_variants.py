@@ -104,8 +104,7 @@ def variant_kwargs(variant: dict[str, Any], data: dict[str, Any], case: str) -> 
 
 
 def default_lr(preset: str, case: str, method: str) -> float:
-    table = bench.LEARNING_RATES.get(preset, {}).get(case) or bench.LEARNING_RATES["quick"].get(case, {})
-    return float(table.get(method, bench.DEFAULT_LR))
+    return float(bench.learning_rates(preset, case).get(method, bench.DEFAULT_LR))
 
 
 def resolved(variant: dict, spec: dict, data: dict) -> dict[str, Any]:
@@ -243,7 +242,7 @@ def main(argv: list[str] | None = None) -> dict:
     parser.add_argument(
         "--resume",
         action="store_true",
-        help="keep the rows of variants an earlier run of this spec trained the same way",
+        help="keep the rows of variants an earlier run (of any spec in --out) trained the same way",
     )
     args = parser.parse_args(argv)
     if args.device == "cuda" and not torch.cuda.is_available():
@@ -299,7 +298,7 @@ def main(argv: list[str] | None = None) -> dict:
             "case_settings": {k: v for k, v in cfg.items() if k != "params"},
             "n_train": data["n_train"],
             "n_test": data["n_test"],
-            "seed": bench.SEED,
+            "default_seed": bench.SEED,
             "optimizer": "adam",
             "scheduler": "cosine",
             "loss": "relative_l2",
