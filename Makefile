@@ -18,6 +18,7 @@ demo: $(STAMP)
 
 test: $(STAMP)
 	$(PY) -m ruff check sciml tests examples benchmarks
+	$(VENV)/bin/lint-imports
 	$(PY) -m pytest sciml tests
 
 lint: $(STAMP)

@@ -276,7 +276,7 @@ def main(argv: list[str] | None = None) -> dict:
     parser.add_argument("--out", type=Path, default=RESULTS)
     args = parser.parse_args(argv)
 
-    from sciml.io import environment, write_json
+    from sciml.core.io import environment, write_json
 
     preset = PRESETS[args.preset]
     generators = args.generators or list(RECIPES)

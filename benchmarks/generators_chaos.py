@@ -68,6 +68,7 @@ import numpy as np
 import torch
 from scipy.integrate import solve_ivp
 
+from sciml.core.io import environment, write_json
 from sciml.data.generators.chaos import (
     batched_delay_rhs,
     batched_rhs,
@@ -80,7 +81,6 @@ from sciml.data.generators.chaos import (
     steps_per_delay_for,
     system_metadata,
 )
-from sciml.io import environment, write_json
 
 RESULTS = Path(__file__).resolve().parent / "results"
 NAME = "generators_chaos"

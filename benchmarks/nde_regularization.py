@@ -79,7 +79,8 @@ import torch
 from torch import nn
 from torch.utils.data import Dataset
 
-from sciml.io import atomic_path, environment, write_json
+from sciml.core import AbstractObjective
+from sciml.core.io import atomic_path, environment, write_json
 from sciml.nde import (
     MLPVectorField,
     NDEClassification,
@@ -89,7 +90,7 @@ from sciml.nde import (
     NeuralSDE,
     build_regularizer,
 )
-from sciml.training import AbstractObjective, Callback, Trainer
+from sciml.training import Callback, Trainer
 
 RESULTS = Path(__file__).resolve().parent / "results"
 NAME = "nde_regularization"

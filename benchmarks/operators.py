@@ -72,11 +72,12 @@ from _timing import EpochClock
 from torch import nn
 from torch.utils.data import DataLoader, Dataset
 
+from sciml.core import build_model
+from sciml.core.errors import TrainingDivergedError
+from sciml.core.io import atomic_path, environment, write_json
+from sciml.core.metrics import relative_l2
 from sciml.data.generators import generate
 from sciml.data.recipes import load_recipe
-from sciml.errors import TrainingDivergedError
-from sciml.io import atomic_path, environment, write_json
-from sciml.models import build_model
 from sciml.operators import (
     parameter_count,
     parameter_groups,
@@ -86,7 +87,6 @@ from sciml.operators import (
 )
 from sciml.training import Trainer
 from sciml.training.distributed import EpochSampler
-from sciml.training.metrics import relative_l2
 from sciml.training.trainer import seed_everything
 
 ROOT = Path(__file__).resolve().parents[1]

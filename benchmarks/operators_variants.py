@@ -53,8 +53,8 @@ import operators as bench
 import torch
 import yaml
 
-from sciml.io import atomic_path, environment, write_json
-from sciml.models import build_model
+from sciml.core import build_model
+from sciml.core.io import atomic_path, environment, write_json
 
 NAME = "operators_variants"
 VARIANT_KEYS = {"name", "method", "overrides", "drop", "lr", "seed"}

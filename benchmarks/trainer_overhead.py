@@ -46,9 +46,9 @@ import torch
 from _timing import EpochClock
 from torch.utils.data import DataLoader, Dataset
 
-from sciml.io import atomic_path, environment, write_json
+from sciml.core.io import atomic_path, environment, write_json
+from sciml.core.metrics import relative_l2
 from sciml.training import Trainer
-from sciml.training.metrics import relative_l2
 
 RESULTS = Path(__file__).resolve().parent / "results"
 NAME = "trainer_overhead"

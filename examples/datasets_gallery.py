@@ -19,9 +19,9 @@ from pathlib import Path
 import h5py
 import numpy as np
 
+from sciml.core.io import write_json
+from sciml.core.plotting import _plt, _save
 from sciml.data.generators import generate
-from sciml.io import write_json
-from sciml.plotting import _plt, _save
 
 # small, quick settings per generator (name -> parameters); the full recipes are in datasets/
 GALLERY = {
@@ -30,6 +30,7 @@ GALLERY = {
     "reaction_diffusion1d": {"n": 3, "resolution": 256, "n_times": 51, "model": "fisher_kpp"},
     "kuramoto_sivashinsky1d": {"n": 3, "n_times": 101, "burn_in": 50.0},
     "kdv1d": {"n": 3, "n_times": 51},
+    "linear_ode": {"n": 4, "n_times": 101, "dim": 2},
     "darcy2d": {"n": 3, "resolution": 64},
     "navier_stokes2d": {"n": 2, "resolution": 64, "t_final": 10.0, "n_times": 4},
     "chaos": {"n": 3, "system": "Lorenz", "n_periods": 20, "points_per_period": 100},

@@ -29,7 +29,7 @@ from pathlib import Path
 
 import torch
 
-from sciml.io import environment, write_json
+from sciml.core.io import environment, write_json
 from sciml.nde import NDEClassification, node_classifier
 from sciml.training import Trainer
 

@@ -26,11 +26,11 @@ from pathlib import Path
 
 import torch
 
+from sciml.core import build_model
+from sciml.core.io import write_json
 from sciml.data import FieldDataset
 from sciml.data.generators import generate
 from sciml.data.transforms import ChannelNormalizer, Normalized, fit_normalizers
-from sciml.io import write_json
-from sciml.models import build_model
 from sciml.operators import parameter_count, plot_prediction_fields, super_resolution_error
 from sciml.training import Trainer
 from sciml.training.trainer import seed_everything

@@ -8,7 +8,7 @@ Steps (each is one public call):
 
 1. ``sciml.data.generators.generate("burgers1d", ...)``: pseudo-spectral solver, random
    smooth periodic initial conditions u0, solution at t=1, into one HDF5 file;
-2. an :class:`~sciml.config.ExperimentConfig` naming the data file, the registered
+2. an :class:`~sciml.core.config.ExperimentConfig` naming the data file, the registered
    ``fno`` model and the training settings;
 3. ``sciml.experiment.train_experiment``: normalizers fitted on the training split,
    Trainer fit with checkpoints, test metrics, plots.
@@ -26,10 +26,10 @@ from pathlib import Path
 
 import torch
 
-from sciml.config import ExperimentConfig
+from sciml.core.config import ExperimentConfig
+from sciml.core.io import environment, write_json
 from sciml.data.generators import generate
 from sciml.experiment import train_experiment
-from sciml.io import environment, write_json
 
 
 def main(argv=None) -> dict:
@@ -55,7 +55,7 @@ def main(argv=None) -> dict:
         {
             "data": {"path": str(data), "options": {"mode": "map"}},
             "model": {"name": "fno", "kwargs": {"n_modes": [16], "hidden_channels": 32, "n_layers": 4}},
-            "optimizer": {"name": "adamw", "lr": 3e-3, "weight_decay": 1e-4},
+            "optimizer": {"name": "adamw", "kwargs": {"lr": 3e-3, "weight_decay": 1e-4}},
             "scheduler": {"name": "cosine"},
             "train": {
                 "epochs": args.epochs, "batch_size": 32, "eval_batch_size": 100, "device": args.device,

@@ -1,20 +1,36 @@
 """sciml: scientific machine learning in PyTorch.
 
-One HDF5 dataset format, one Trainer over dict batches, explicit registries, one CLI.
+One HDF5 dataset format, one Trainer over dict batches, one registry mechanism, one CLI.
 """
 
 from sciml._version import __version__
-from sciml.config import ExperimentConfig, apply_overrides, load_config
-from sciml.errors import ConfigError, DataError, SciMLError, ShapeError, TrainingDivergedError, UnknownNameError
-from sciml.registry import GENERATORS, METRICS, MODELS, OBJECTIVES, Registry
+from sciml.core.config import ExperimentConfig, apply_overrides, load_config
+from sciml.core.errors import ConfigError, DataError, SciMLError, ShapeError, TrainingDivergedError, UnknownNameError
+from sciml.core.registry import (
+    ESTIMATORS,
+    GENERATORS,
+    METRICS,
+    MODELS,
+    OBJECTIVES,
+    OPTIMIZERS,
+    SCHEDULERS,
+    TASKS,
+    Registry,
+    all_registries,
+)
 
 __all__ = [
     "__version__",
     "Registry",
+    "all_registries",
     "MODELS",
+    "ESTIMATORS",
     "OBJECTIVES",
+    "TASKS",
     "GENERATORS",
     "METRICS",
+    "OPTIMIZERS",
+    "SCHEDULERS",
     "ExperimentConfig",
     "load_config",
     "apply_overrides",

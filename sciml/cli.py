@@ -23,16 +23,15 @@ import threading
 from collections.abc import Sequence
 from pathlib import Path
 
-from sciml.errors import ConfigError, SciMLError
+from sciml.core.errors import ConfigError, SciMLError
 
 __all__ = ["main"]
 
 
 def _cmd_list(args: argparse.Namespace) -> int:
-    from sciml.registry import all_registries
-    from sciml.training.trainer import OPTIMIZERS, SCHEDULERS
+    from sciml.core.registry import all_registries, unavailable_plugins
 
-    all_regs = {**all_registries(), "optimizers": OPTIMIZERS, "schedulers": SCHEDULERS, "presets": None}
+    all_regs: dict = {**all_registries(), "presets": None}
     wanted = [args.registry] if args.registry else list(all_regs)
     for name in wanted:
         if name not in all_regs:
@@ -40,11 +39,16 @@ def _cmd_list(args: argparse.Namespace) -> int:
         print(f"{name}:")
         if name == "presets":
             for p in _presets():
-                print(f"  {p.name}")
+                print(f"  {p.stem}")
             continue
         reg = all_regs[name]
         for item in reg.names():
             print(f"  {item:<24} {reg.describe(item)}")
+    missing = unavailable_plugins()
+    if missing and not args.registry:
+        print("unavailable families:")
+        for family, info in missing.items():
+            print(f"  {family:<24} {info['error']}; {info['install']}")
     return 0
 
 
@@ -53,7 +57,7 @@ def _presets() -> list[Path]:
 
 
 def _parse_params(items: Sequence[str]) -> dict:
-    from sciml.config import parse_override
+    from sciml.core.config import parse_override
 
     params = {}
     for item in items:
@@ -107,7 +111,7 @@ def _resolve_config(path: str) -> Path:
 
 
 def _cmd_train(args: argparse.Namespace) -> int:
-    from sciml.config import load_config
+    from sciml.core.config import load_config
     from sciml.experiment import train_experiment
     from sciml.training.distributed import is_main_process, shutdown_distributed
 

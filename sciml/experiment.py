@@ -1,41 +1,55 @@
 """From a config to a trained, evaluated, plotted run: what ``sciml train`` and ``sciml eval`` do.
 
-A run directory holds ``config.json`` (the resolved config), ``last.pt`` / ``best.pt``
-(self-describing checkpoints), ``metrics.csv`` / ``metrics.json`` (epoch history),
-``test_metrics.json`` and PNGs.
+The config names a task (:data:`~sciml.core.registry.TASKS`); the task builds the data,
+the model or estimator, the objective, the metrics and the plots. This module only
+drives them: it has no branch on a family or a dataset class.
+
+A run directory holds ``config.json`` (the resolved config), ``test_metrics.json``, PNGs and
+either ``last.pt`` / ``best.pt`` (self-describing checkpoints) with ``metrics.csv`` /
+``metrics.json`` (history) for a model task, or ``estimator.json`` / ``arrays.npz`` for an
+estimator task.
 
 Under ``torchrun``, ``train.parallel`` picks how the ranks share the work: ``data`` (default)
-shards every global batch over them; ``patches`` builds a patched operator (``mgtfno``) with
-``distribute_patches=True`` and gives every rank the whole global batch
-(:class:`~sciml.training.distributed.ReplicatedBatches`), so the ranks split the patches of
-each forward instead. Evaluation already gives every rank every sample in the same order.
+shards every global batch over them; other modes are the task's (the operator task's
+``patches`` spreads an ``mgtfno``'s patches over the ranks and gives every rank the whole
+global batch, :class:`~sciml.training.distributed.ReplicatedBatches`). Evaluation gives every
+rank every sample in the same order.
 """
 
 from __future__ import annotations
 
 import os
+import tempfile
 from pathlib import Path
 from typing import Any
 
 import torch
 
-from sciml.config import ExperimentConfig
-from sciml.data.datasets import FieldDataset, SampleDataset, TrajectoryDataset
-from sciml.data.transforms import ChannelNormalizer, Normalized, fit_normalizers
-from sciml.errors import ConfigError, ShapeError
-from sciml.io import write_json
-from sciml.models import build_model, check_model_fits_data
-from sciml.operators.multigrid import MultigridPatchedOperator
-from sciml.registry import OBJECTIVES
+from sciml.core.config import ExperimentConfig, config_from_dict, resolve_task
+from sciml.core.errors import ConfigError, DataError, ShapeError
+from sciml.core.io import write_json
+from sciml.core.registry import OPTIMIZERS, TASKS
+from sciml.core.task import AbstractTask
 from sciml.training.callbacks import EarlyStopping
 from sciml.training.checkpoint import load_checkpoint
 from sciml.training.distributed import ReplicatedBatches, broadcast_module, is_main_process
 from sciml.training.trainer import Trainer, seed_everything
 
-__all__ = ["build_datasets", "build_run", "train_experiment", "evaluate_run"]
+__all__ = ["build_task", "build_run", "train_experiment", "evaluate_run", "PARALLEL_MODES"]
 
-_DATASETS = {"fields": FieldDataset, "trajectories": TrajectoryDataset, "samples": SampleDataset}
 PARALLEL_MODES = ("data", "patches")
+_ESTIMATOR_FILE = "estimator.json"
+
+
+def build_task(cfg: ExperimentConfig) -> AbstractTask:
+    """The config's task (resolved from ``data.kind`` when ``task`` is empty), built with the config."""
+    name = resolve_task(cfg.task, cfg.data.kind)
+    cfg.task = name
+    cls = TASKS.get(name)
+    section = getattr(cls, "section", None)
+    if section is not None and name not in cfg.sections:
+        cfg.sections[name] = section()
+    return cls(cfg, name)
 
 
 def _check_parallel_mode(cfg: ExperimentConfig) -> None:
@@ -46,227 +60,68 @@ def _check_parallel_mode(cfg: ExperimentConfig) -> None:
         )
 
 
-def _configure_patch_parallelism(cfg: ExperimentConfig, model: torch.nn.Module) -> None:
-    """``train.parallel=patches``: switch the patched operator's ``distribute_patches`` on (a no-op in one process).
-
-    The model config is left as written, so a checkpoint holds an ordinary model.
-    """
-    inner = model.model if isinstance(model, Normalized) else model
-    patched = inner if isinstance(inner, MultigridPatchedOperator) else None
-    if cfg.train.parallel == "patches":
-        if patched is None:
-            raise ConfigError(
-                f"train.parallel=patches spreads the patches of a patched operator over the ranks, but model "
-                f"'{cfg.model.name}' does not cut its input into patches; use model.name=mgtfno or train.parallel=data"
-            )
-        patched.distribute_patches = True
-        if isinstance(getattr(patched, "sciml_spec", None), dict):
-            patched.sciml_spec["distribute_patches"] = True
-    elif patched is not None and patched.distribute_patches and int(os.environ.get("WORLD_SIZE", "1")) > 1:
-        raise ConfigError(
-            "model.kwargs.distribute_patches=true needs the same batch on every rank, but train.parallel=data "
-            "shards the batches; set train.parallel=patches (and drop the kwarg) or remove distribute_patches"
-        )
+def _optimizer_args(spec: Any) -> dict[str, Any]:
+    """``{name, kwargs}`` -> the Trainer's optimizer arguments (``lr`` and ``weight_decay`` split out)."""
+    kwargs = dict(spec.kwargs)
+    lr = kwargs.pop("lr", 1e-3)
+    weight_decay = kwargs.pop("weight_decay", 0.0)
+    if not OPTIMIZERS.tags(spec.name).get("weight_decay", True):
+        weight_decay = 0.0  # L-BFGS takes none; the config's default is not an error
+    if not isinstance(lr, (int, float)) or isinstance(lr, bool) or not lr > 0:
+        raise ConfigError(f"optimizer.kwargs.lr must be a positive number, got {lr!r}; e.g. optimizer.lr=1e-3")
+    return {"optimizer": spec.name, "lr": float(lr), "weight_decay": float(weight_decay), "optimizer_kwargs": kwargs}
 
 
-def build_datasets(cfg: ExperimentConfig, splits=("train", "val", "test")) -> dict[str, Any]:
-    """The configured dataset for each split."""
-    if not cfg.data.path:
-        raise ConfigError("data.path is empty; set it in the config or pass data.path=FILE.h5")
-    cls = _DATASETS.get(cfg.data.kind)
-    if cls is None:
-        raise ConfigError(f"unknown data.kind '{cfg.data.kind}'; use one of {', '.join(_DATASETS)}")
-    try:
-        return {
-            s: cls(cfg.data.path, s, fractions=cfg.data.fractions, split_seed=cfg.data.split_seed, **cfg.data.options)
-            for s in splits
+def _phases(cfg: ExperimentConfig) -> list[dict[str, Any]] | None:
+    if not cfg.train.phases:
+        return None
+    phases = []
+    for i, phase in enumerate(cfg.train.phases):
+        args = _optimizer_args(phase.optimizer)
+        entry = {
+            "optimizer": args["optimizer"],
+            "lr": args["lr"],
+            "weight_decay": args["weight_decay"],
+            "kwargs": args["optimizer_kwargs"],
+            "steps": phase.steps,
         }
-    except TypeError as exc:
-        raise ConfigError(f"data.options rejected ({exc}); see the {cls.__name__} parameters") from None
+        if phase.scheduler is not None and phase.scheduler.name not in ("", "none"):
+            entry["scheduler"] = phase.scheduler.name
+            entry["scheduler_kwargs"] = dict(phase.scheduler.kwargs)
+        if phase.steps < 1:
+            raise ConfigError(f"train.phases[{i}].steps must be a positive number of optimizer steps, got {phase.steps}")
+        phases.append(entry)
+    return phases
 
 
-def _normalizers(train: FieldDataset, batch_size: int, out_channels: int) -> dict[str, ChannelNormalizer]:
-    """Input and output statistics over the training split.
-
-    When one model call predicts fewer channels than a target holds (an autoregressive
-    model predicting one snapshot of a k-snapshot horizon), the target is split into
-    chunks of ``out_channels`` and all chunks share the output statistics.
-    """
-    loader = torch.utils.data.DataLoader(train, batch_size=batch_size, shuffle=False)
-
-    def chunks(batches):
-        for b in batches:
-            y = b["y"]
-            yield {"x": b["x"], "y": y.reshape(-1, out_channels, *y.shape[2:])}
-
-    return fit_normalizers(chunks(loader), keys=("x", "y"))
-
-
-def _model_out_channels(objective: Any, train: FieldDataset) -> int:
-    """Channels of one model call: the target's, unless the objective unrolls the model (rollout)."""
-    hook = getattr(objective, "model_out_channels", None)
-    return int(hook(train)) if hook is not None else train.out_channels
-
-
-def _model_parameters(name: str) -> Any:
-    import inspect
-
-    from sciml.registry import MODELS
-
-    return inspect.signature(MODELS.get(name)).parameters
-
-
-def _build_with_sizes_from_data(cfg: ExperimentConfig, sizes: dict[str, tuple[int, str]]) -> torch.nn.Module:
-    """Fill the model's size arguments from the data; ``sizes`` maps a keyword to (value, "the data has ...").
-
-    A size the user set that disagrees with the data is a one-line ShapeError naming both.
-    """
-    kwargs = dict(cfg.model.kwargs)
-    for key, (value, what) in sizes.items():
-        given = kwargs.get(key)
-        if given not in (None, "auto") and int(given) != value:
-            raise ShapeError(
-                f"model '{cfg.model.name}' has {key}={given} but {what}; "
-                f"set model.kwargs.{key}={value} or remove it to infer it from the data"
-            )
-        kwargs[key] = value
-    cfg.model.kwargs = kwargs
-    return build_model(cfg.model.name, kwargs)
-
-
-def build_trajectory_model(cfg: ExperimentConfig, train: TrajectoryDataset) -> torch.nn.Module:
-    """A dynamics model (neural ODE, neural SDE, ...) whose state dimension ``dim`` is taken from the data."""
-    sizes = {}
-    if "dim" in _model_parameters(cfg.model.name):
-        sizes["dim"] = (train.dim, f"the trajectories have {train.dim} components")
-    return _build_with_sizes_from_data(cfg, sizes)
-
-
-def build_sample_model(cfg: ExperimentConfig, train: SampleDataset) -> torch.nn.Module:
-    """A model of independent samples whose sizes come from the data.
-
-    ``in_features`` = the length of a (flat) ``x``; ``n_classes`` = the file's ``classes``
-    (classifiers); ``out_features`` = ``classes`` or the target dimension ``Dy``.
-    """
-    name = cfg.model.name
-    params = _model_parameters(name)
-    sizes: dict[str, tuple[int, str]] = {}
-    if "in_features" in params:
-        if len(train.feature_shape) > 1 and not train.flatten:
-            raise ShapeError(
-                f"model '{name}' takes flat feature vectors (in_features) but the samples of {train.path} have "
-                f"shape {list(train.feature_shape)}; set data.options.flatten=true"
-            )
-        sizes["in_features"] = (train.in_features, f"the samples have {train.in_features} features")
-    if "n_classes" in params:
-        if train.classes is None:
-            raise ShapeError(
-                f"model '{name}' is a classifier (n_classes) but {train.path} holds regression targets "
-                f"[N, {train.target_dim}]; use a regression model or a file with class labels"
-            )
-        sizes["n_classes"] = (train.classes, f"the data has {train.classes} classes")
-    if "out_features" in params:
-        out = train.classes if train.classes is not None else train.target_dim
-        what = f"{train.classes} classes" if train.classes is not None else f"{train.target_dim} targets per sample"
-        sizes["out_features"] = (out, f"the data has {what}")
-    return _build_with_sizes_from_data(cfg, sizes)
-
-
-def _check_metrics_fit(cfg: ExperimentConfig, train: Any) -> None:
-    """Class labels have no prediction-shaped target: refuse shape-comparing metrics before training."""
-    if isinstance(train, SampleDataset) and train.classes is not None and cfg.train.metrics:
-        raise ConfigError(
-            f"train.metrics {list(cfg.train.metrics)} compare predictions with same-shaped targets, but "
-            f"{train.path} holds class labels; set train.metrics=[] (the objective logs accuracy)"
-        )
-
-
-def _is_fields(data: Any) -> bool:
-    """Operator-learning items over fields (FieldDataset or an imported layout), not trajectories or samples."""
-    return not isinstance(data, (TrajectoryDataset, SampleDataset))
-
-
-def _eval_metrics(cfg: ExperimentConfig, data: Any) -> list[str]:
-    """The configured metrics, plus the Fourier band errors for fields (they need spatial axes)."""
-    return list(cfg.train.metrics) + (["fourier_bands"] if _is_fields(data) else [])
-
-
-def _objective(cfg: ExperimentConfig) -> Any:
-    obj_cfg = dict(cfg.train.objective)
-    return OBJECTIVES.get(obj_cfg.pop("name", "supervised"))(**obj_cfg)
-
-
-def build_model_for(cfg: ExperimentConfig, train: FieldDataset, out_channels: int | None = None) -> torch.nn.Module:
-    """Build the configured model with channels taken from the data, wrapped in normalizers."""
-    out_channels = train.out_channels if out_channels is None else out_channels
-    kwargs = check_model_fits_data(
-        cfg.model.name,
-        cfg.model.kwargs,
-        in_channels=train.in_channels,
-        out_channels=out_channels,
-        spatial_shape=train.spatial_shape,
-    )
-    cfg.model.kwargs = kwargs
-    model = build_model(cfg.model.name, kwargs)
-    if cfg.data.normalize:
-        model = Normalized(model, ChannelNormalizer(train.in_channels), ChannelNormalizer(out_channels))
-    return model
-
-
-def _smoke_forward(model: torch.nn.Module, sample: dict[str, torch.Tensor], name: str, out_channels: int) -> None:
-    """One forward pass on one sample, turning opaque shape errors into a one-line message."""
-    x = sample["x"][None]
-    was_training = model.training
-    model.eval()  # a forward in training mode would move batch-norm running statistics (LSM) of a loaded model
-    try:
-        with torch.no_grad():
-            out = model(x)
-    except RuntimeError as exc:
-        raise ShapeError(
-            f"model '{name}' cannot take input of shape {tuple(x.shape)} ({str(exc).splitlines()[0][:120]}); "
-            "match the model's channels and dimensionality to the data"
-        ) from None
-    finally:
-        model.train(was_training)
-    expected = (out_channels, *sample["y"].shape[1:]) if "y" in sample else None
-    if expected is not None and tuple(out.shape[1:]) != expected:
-        raise ShapeError(
-            f"model '{name}' outputs {tuple(out.shape[1:])} per sample but one call must give {expected}; "
-            f"set out_channels={out_channels}"
-        )
-
-
-def build_run(cfg: ExperimentConfig) -> tuple[Trainer, dict[str, Any]]:
-    """Datasets, model (with normalizers fitted on the training split), objective and Trainer."""
+def build_run(cfg: ExperimentConfig, task: AbstractTask | None = None) -> tuple[Trainer, dict[str | None, Any]]:
+    """Data, model (normalizers fitted on the training split), objective and Trainer of the config's task."""
     _check_parallel_mode(cfg)
     seed_everything(cfg.train.seed)
-    data = build_datasets(cfg)
-    train = data["train"]
-    objective = _objective(cfg)
-    _check_metrics_fit(cfg, train)
-    if isinstance(train, TrajectoryDataset):
-        model = build_trajectory_model(cfg, train)
-    elif isinstance(train, SampleDataset):
-        model = build_sample_model(cfg, train)
-    else:
-        out_channels = _model_out_channels(objective, train)
-        model = build_model_for(cfg, train, out_channels)
-        if isinstance(model, Normalized):
-            norms = _normalizers(train, cfg.train.eval_batch_size, out_channels)
-            model.input_normalizer.load_state_dict(norms["x"].state_dict())
-            model.output_normalizer.load_state_dict(norms["y"].state_dict())
-        _smoke_forward(model, train[0], cfg.model.name, out_channels)
-    _configure_patch_parallelism(cfg, model)
+    task = task if task is not None else build_task(cfg)
+    if task.fits != "model":
+        raise ConfigError(f"task '{task.name}' fits an estimator, not a model: run it with sciml train (no Trainer)")
+    data = task.build_data(("train", "val", "test"))
+    task.check_data(data)
+    objective = task.build_objective()
+    model = task.build_model(data, objective, fit=True)
+    task.configure_parallelism(model, cfg.train.parallel)
     callbacks = []
     if cfg.train.early_stopping_patience:
         callbacks.append(EarlyStopping(patience=cfg.train.early_stopping_patience))
+    budget: dict[str, Any] = {}
+    phases = _phases(cfg)
+    if phases is not None:
+        budget["phases"] = phases
+    if cfg.train.max_steps is not None:
+        budget["max_steps"] = cfg.train.max_steps
+    if cfg.train.eval_every is not None:
+        budget["eval_every"] = cfg.train.eval_every
+    sampler_steps = getattr(data.get("train"), "steps_per_epoch", None)
     trainer = Trainer(
         model,
         objective,
-        optimizer=cfg.optimizer.name,
-        lr=cfg.optimizer.lr,
-        weight_decay=cfg.optimizer.weight_decay,
-        optimizer_kwargs=cfg.optimizer.kwargs,
+        **_optimizer_args(cfg.optimizer),
         scheduler=cfg.scheduler.name,
         scheduler_kwargs=cfg.scheduler.kwargs,
         max_epochs=cfg.train.epochs,
@@ -281,16 +136,21 @@ def build_run(cfg: ExperimentConfig) -> tuple[Trainer, dict[str, Any]]:
         progress=cfg.train.progress,
         metrics=cfg.train.metrics,
         config=cfg.to_dict(),
-        data_sha256=train.content_sha256,
+        data_sha256=task.data_checksum(data),
         num_workers=cfg.train.num_workers,
+        steps_per_epoch=sampler_steps,
+        **budget,
     )
     return trainer, data
 
 
 def train_experiment(cfg: ExperimentConfig, *, resume: bool = False, plots: bool = True) -> dict[str, Any]:
-    """Train, evaluate on the test split, write metrics and plots. Returns the test metrics."""
+    """Train (or fit), evaluate on the test split, write metrics and plots. Returns the test metrics."""
     run_dir = Path(cfg.train.run_dir)
-    trainer, data = build_run(cfg)
+    task = build_task(cfg)
+    if task.fits == "estimator":
+        return _fit_estimator(task, run_dir, plots=plots)
+    trainer, data = build_run(cfg, task)
     if is_main_process():
         write_json(run_dir / "config.json", cfg.to_dict())
     train = data["train"]
@@ -299,75 +159,113 @@ def train_experiment(cfg: ExperimentConfig, *, resume: bool = False, plots: bool
         # every rank holds the whole global batch, in the order a one-process run draws it
         train = ReplicatedBatches(train, cfg.train.batch_size, seed=cfg.train.seed)
         trainer.steps_per_epoch = train.steps_per_epoch
-    history = trainer.fit(train, data["val"], resume=resume)
+    history = trainer.fit(train, data.get("val"), resume=resume)
     # rank 0 wrote best.pt; it reloads it and hands the weights to the other ranks (no shared disk needed)
     if is_main_process() and (run_dir / "best.pt").exists():
         trainer.model.load_state_dict(load_checkpoint(run_dir / "best.pt", map_location=trainer.device)["model"])
     broadcast_module(trainer.model)
     # every rank evaluates every test sample in the same order (with spread patches each forward is collective)
-    test = trainer.evaluate(data["test"], metrics=_eval_metrics(cfg, data["test"]), prefix="test_")
+    test_data = data.get("test")
+    test = trainer.evaluate(test_data, metrics=task.eval_metrics(test_data), prefix="test_") if test_data else {}
     if is_main_process():
         write_json(run_dir / "test_metrics.json", test)
-    if plots and (is_main_process() or spread):  # spread patches: every rank joins the prediction's forward
-        _plots(trainer, data["test"], history, run_dir, write=is_main_process())
+    if plots and test_data is not None and (is_main_process() or spread):
+        _plots(task, trainer, test_data, history, run_dir)
     return {"test": test, "history": history, "trainer": trainer}
 
 
-def _plots(
-    trainer: Trainer,
-    test: FieldDataset | TrajectoryDataset | SampleDataset,
-    history,
-    run_dir: Path,
-    *,
-    write: bool = True,
-) -> None:
-    """Loss curve and predicted fields; ``write=False`` only joins the prediction (a patch-parallel rank > 0)."""
-    from sciml.plotting import plot_fields, plot_history
+def _plots(task: AbstractTask, trainer: Trainer, data: Any, history: list, out: Path) -> None:
+    """The task's PNGs; a patch-parallel rank > 0 only joins the predictions' forwards (its files are dropped)."""
 
-    if history and write:
-        plot_history(history, run_dir / "loss.png")
-    if not isinstance(test, FieldDataset):
+    def predictor(batch: dict[str, torch.Tensor]) -> torch.Tensor:
+        return trainer.predict([batch])
+
+    if is_main_process():
+        task.plots(predictor, data, history, out)
         return
-    batch = next(iter(torch.utils.data.DataLoader(test, batch_size=4)))
-    pred = trainer.predict([batch])
-    if write and test.spatial_dims in (1, 2):
-        plot_fields(
-            batch["x"].numpy(), batch["y"].numpy(), pred.numpy(), run_dir / "predictions.png", coords=test.coords
-        )
+    with tempfile.TemporaryDirectory() as scratch:
+        task.plots(predictor, data, history, Path(scratch))
+
+
+def _fit_estimator(task: AbstractTask, run_dir: Path, *, plots: bool) -> dict[str, Any]:
+    cfg = task.cfg
+    seed_everything(cfg.train.seed)
+    data = task.build_data(("train", "val", "test"))
+    task.check_data(data)
+    estimator = task.build_estimator().fit(data["train"])
+    test_data = data.get("test")
+    test = {f"test_{k}": v for k, v in estimator.evaluate(test_data).items()} if test_data is not None else {}
+    write_json(run_dir / "config.json", cfg.to_dict())
+    estimator.save(run_dir)
+    write_json(run_dir / "test_metrics.json", test)
+    if plots and test_data is not None:
+        task.plots(estimator, test_data, [], run_dir)
+    return {"test": test, "history": [], "estimator": estimator}
+
+
+def _load_config(blob_config: dict[str, Any], run_dir: Any) -> ExperimentConfig:
+    try:
+        return config_from_dict(blob_config)
+    except ConfigError as exc:
+        raise DataError(f"the config saved in {run_dir} does not load ({exc})") from None
 
 
 def evaluate_run(
     run_dir: str | os.PathLike[str], data_path: str | None = None, *, device: str = "cpu", split: str | None = "test"
 ) -> dict[str, float]:
-    """Rebuild a run's model from its checkpoint alone and evaluate it.
+    """Rebuild a run's model (from its checkpoint) or estimator (from its files) alone and evaluate it.
 
     ``data_path`` evaluates on another file (a finer resolution, another seed); ``split``
     None uses all of its samples.
     """
+    run = Path(run_dir)
+    if (run / _ESTIMATOR_FILE).exists():
+        return _evaluate_estimator(run, data_path, split)
     blob = load_checkpoint(run_dir, map_location=device)
-    cfg = ExperimentConfig.from_dict(blob["meta"]["config"])
+    cfg = _load_config(blob["meta"]["config"], run_dir)
     if data_path:
         cfg.data.path = str(data_path)
     cfg.train.device = device
-    ds = build_datasets(cfg, splits=(split,))[split]
+    task = build_task(cfg)
+    data = task.build_data((split,))
+    ds = data[split]
     split_name = split or "all"
-    objective = _objective(cfg)
-    fields = _is_fields(ds)  # trajectories and samples: sizes saved in the kwargs, no normalizers
-    out_channels = _model_out_channels(objective, ds) if fields else 0
-    model = build_model(cfg.model.name, cfg.model.kwargs)
-    if cfg.data.normalize and fields:
-        model = Normalized(model, ChannelNormalizer(ds.in_channels), ChannelNormalizer(out_channels))
+    objective = task.build_objective()
+    model = task.build_model(data, objective, fit=False)
     try:
         model.load_state_dict(blob["model"])
     except RuntimeError as exc:
         raise ShapeError(f"checkpoint in {run_dir} does not fit its own config ({str(exc).splitlines()[0]})") from None
-    if fields:
-        _smoke_forward(model, ds[0], cfg.model.name, out_channels)
+    check = getattr(task, "check_loaded_model", None)
+    if check is not None:
+        check(model, data, objective)
     trainer = Trainer(
         model, objective, max_epochs=1, batch_size=cfg.train.eval_batch_size, device=device, progress=False
     )
-    metrics = trainer.evaluate(ds, metrics=_eval_metrics(cfg, ds), prefix=f"{split_name}_")
-    out = Path(run_dir) if Path(run_dir).is_dir() else Path(run_dir).parent
+    metrics = trainer.evaluate(ds, metrics=task.eval_metrics(ds), prefix=f"{split_name}_")
+    out = run if run.is_dir() else run.parent
     write_json(out / f"eval_{split_name}_metrics.json", {"data": cfg.data.path, **metrics})
-    _plots(trainer, ds, blob["meta"].get("history", []), out)
+    _plots(task, trainer, ds, blob["meta"].get("history", []), out)
+    return metrics
+
+
+def _evaluate_estimator(run: Path, data_path: str | None, split: str | None) -> dict[str, float]:
+    import json
+
+    from sciml.core.estimator import load_estimator
+
+    try:
+        saved = json.loads((run / "config.json").read_text())
+    except (OSError, ValueError) as exc:
+        raise DataError(f"{run / 'config.json'} is missing or unreadable ({exc}); rerun sciml train") from None
+    cfg = _load_config(saved, run)
+    if data_path:
+        cfg.data.path = str(data_path)
+    task = build_task(cfg)
+    estimator = load_estimator(run)
+    ds = task.build_data((split,))[split]
+    split_name = split or "all"
+    metrics = {f"{split_name}_{k}": v for k, v in estimator.evaluate(ds).items()}
+    write_json(run / f"eval_{split_name}_metrics.json", {"data": cfg.data.path, **metrics})
+    task.plots(estimator, ds, [], run)
     return metrics

@@ -81,7 +81,7 @@ BAD_FILES = [
     ("not_hdf5", "is not an HDF5 file .*; pass a file written by sciml"),
     ("truncated", "is truncated .*; regenerate or re-copy it"),
     ("flipped_byte", "checksum mismatch reading 'u' .*regenerate or re-copy it"),
-    ("schema_version", "uses sciml schema version 7, this sciml reads version 1; regenerate"),
+    ("schema_version", "uses sciml schema version 7, this sciml reads versions? 1( and 2)?; regenerate"),
     ("missing_key", "missing the dataset 't' .*regenerate it"),
     ("nan", r"non-finite values \(NaN/inf\) in 'u' at sample 5"),
 ]

@@ -10,9 +10,9 @@ import numpy as np
 import pytest
 import torch
 
+from sciml.core import build_model
 from sciml.data import FieldDataset, validate
 from sciml.data.generators import generate
-from sciml.models import build_model
 from sciml.nde import neural_ode
 from sciml.training import Trainer, load_checkpoint, seed_everything
 

@@ -9,7 +9,7 @@ import sys
 import pytest
 
 from sciml.cli import _presets
-from sciml.config import load_config
+from sciml.core.config import load_config
 
 
 def test_quickstart_tiny(tmp_path, monkeypatch):
@@ -48,7 +48,7 @@ def test_operators_darcy_tiny(tmp_path, monkeypatch):
 
 
 def test_datasets_gallery(tmp_path, monkeypatch):
-    from sciml.registry import GENERATORS
+    from sciml.core.registry import GENERATORS
 
     out = tmp_path / "gallery"
     monkeypatch.setattr(sys, "argv", ["datasets_gallery.py", "--out", str(out)])

@@ -1,32 +1,57 @@
 """The data layer: the HDF5 schema, datasets yielding dict batches, normalizers, generators."""
 
-from sciml.data.datasets import FieldDataset, SampleDataset, TrajectoryDataset, split_indices
+from sciml.data.arrays import Trajectories, load_trajectories, read_arrays, uniform_step
+from sciml.data.datasets import (
+    FieldDataset,
+    SampleDataset,
+    ScatteredDataset,
+    TrajectoryDataset,
+    split_indices,
+    time_split_bounds,
+)
 from sciml.data.importers import ImportedFieldDataset, convert_to_sciml, detect_format, open_dataset
+from sciml.data.observations import observe, observe_fields
 from sciml.data.schema import (
+    READABLE_SCHEMA_VERSIONS,
     SCHEMA_VERSION,
     FieldsWriter,
     FileInfo,
     Provenance,
     SamplesWriter,
+    ScatteredWriter,
     TrajectoriesWriter,
     content_checksum,
     open_h5,
     validate,
     write_fields,
     write_samples,
+    write_scattered,
     write_trajectories,
 )
-from sciml.data.transforms import ChannelNormalizer, Normalized, fit_normalizers
+from sciml.data.transforms import (
+    ChannelNormalizer,
+    Normalized,
+    TrajectoryNormalizer,
+    fit_normalizers,
+    fit_trajectory_normalizer,
+)
 
 __all__ = [
+    "Trajectories",
+    "load_trajectories",
+    "read_arrays",
+    "uniform_step",
     "SCHEMA_VERSION",
+    "READABLE_SCHEMA_VERSIONS",
     "Provenance",
     "FieldsWriter",
     "TrajectoriesWriter",
     "SamplesWriter",
+    "ScatteredWriter",
     "write_fields",
     "write_trajectories",
     "write_samples",
+    "write_scattered",
     "open_h5",
     "validate",
     "content_checksum",
@@ -34,10 +59,16 @@ __all__ = [
     "FieldDataset",
     "TrajectoryDataset",
     "SampleDataset",
+    "ScatteredDataset",
     "split_indices",
+    "time_split_bounds",
     "ChannelNormalizer",
+    "TrajectoryNormalizer",
     "Normalized",
     "fit_normalizers",
+    "fit_trajectory_normalizer",
+    "observe",
+    "observe_fields",
     "open_dataset",
     "detect_format",
     "convert_to_sciml",

@@ -3,9 +3,20 @@
 Reads are lazy: each worker opens the file on first access and reads one sample at a
 time, so files larger than memory work. Every item is a dict of tensors:
 
-``FieldDataset``  ``x [Cx, *S]``, ``y [Cy, *S]``, ``index`` (and ``grid [d, *S]`` when asked)
+``FieldDataset``  ``x [Cx, *S]``, ``y [Cy, *S]``, ``index`` (and ``grid [d, *S]`` when asked;
+    with ``observations=True`` also ``obs [To, C, *S]``, ``obs_mask [To, C or 1, *S]`` bool,
+    ``obs_t [To]``)
 ``TrajectoryDataset``  ``x [context, D]``, ``y [horizon, D]``, ``t [context + horizon]``
 ``SampleDataset``  ``x [*feature_shape]``, ``y`` (int64 label, or float32 ``[Dy]`` target), ``index``
+``ScatteredDataset``  ``x [P, 1 + d]`` (points: time, then coordinates), ``y [P, C]`` (values),
+    ``mask [P]`` bool (True = a real point), ``index``
+
+Key names: ``mask`` flags the entries of ``y`` (and of ``x``) that exist; a mask or times of
+another key carry its name as prefix (``obs_mask``, ``obs_t`` belong to ``obs``).
+
+Splits: by sample (the file's ``splits`` group, else :func:`split_indices`), and for
+trajectories also in time (:func:`time_split_bounds`: a training prefix of every trajectory,
+then its continuation for validation and test).
 """
 
 from __future__ import annotations
@@ -21,13 +32,26 @@ import numpy as np
 import torch
 from torch.utils.data import Dataset
 
-from sciml.data.schema import open_h5, samples_layout
-from sciml.errors import ConfigError, DataError
+from sciml.core.errors import ConfigError, DataError
+from sciml.data.schema import open_h5, samples_layout, scattered_layout
 
-__all__ = ["FieldDataset", "TrajectoryDataset", "SampleDataset", "split_indices"]
+__all__ = [
+    "FieldDataset",
+    "TrajectoryDataset",
+    "SampleDataset",
+    "ScatteredDataset",
+    "split_indices",
+    "time_split_bounds",
+    "read_trajectories",
+]
 
 _SPLITS = ("train", "val", "test")
-_DATASET_FOR_KIND = {"fields": "FieldDataset", "trajectories": "TrajectoryDataset", "samples": "SampleDataset"}
+_DATASET_FOR_KIND = {
+    "fields": "FieldDataset",
+    "trajectories": "TrajectoryDataset",
+    "samples": "SampleDataset",
+    "scattered": "ScatteredDataset",
+}
 
 
 def split_indices(n: int, fractions: Sequence[float] = (0.8, 0.1, 0.1), seed: int = 0) -> dict[str, np.ndarray]:
@@ -46,6 +70,36 @@ def split_indices(n: int, fractions: Sequence[float] = (0.8, 0.1, 0.1), seed: in
         "val": np.sort(perm[n_train : n_train + n_val]),
         "test": np.sort(perm[n_train + n_val :]),
     }
+
+
+def _check_fractions(name: str, fractions: Sequence[float]) -> tuple[float, float, float]:
+    try:
+        values = tuple(float(f) for f in fractions)
+    except (TypeError, ValueError):
+        values = ()
+    if len(values) != 3 or any(not np.isfinite(f) or f < 0 for f in values) or abs(sum(values) - 1) > 1e-9:
+        raise ConfigError(
+            f"{name} must be three non-negative numbers (train, val, test) summing to 1, got {fractions!r}; "
+            "e.g. (0.6, 0.2, 0.2)"
+        )
+    return values  # type: ignore[return-value]
+
+
+def time_split_bounds(n_times: int, fractions: Sequence[float] = (0.6, 0.2, 0.2)) -> dict[str, tuple[int, int]]:
+    """Split the time steps ``0 .. n_times-1`` into a training prefix and its continuation.
+
+    Returns ``{"train": (0, a), "val": (a, b), "test": (b, n_times)}`` (half-open step
+    ranges) with ``a = round(fractions[0] * n_times)`` and ``b = a + round(fractions[1] * n_times)``;
+    the test segment takes the rest, so the three concatenate to the whole trajectory.
+
+    >>> time_split_bounds(100)
+    {'train': (0, 60), 'val': (60, 80), 'test': (80, 100)}
+    """
+    f = _check_fractions("time_fractions", fractions)
+    n = int(n_times)
+    a = min(n, int(round(f[0] * n)))
+    b = min(n, a + int(round(f[1] * n)))
+    return {"train": (0, a), "val": (a, b), "test": (b, n)}
 
 
 class _LazyH5:
@@ -226,8 +280,21 @@ class FieldDataset(_AbstractH5Dataset, _AbstractFieldItems):
         Window sizes for ``"window"`` mode; ``stride`` between window starts.
     return_grid : bool
         Add ``grid [d, *S]`` (coordinates) to each item.
+    observations : bool
+        Add the sample's observations (the file's ``obs`` group, schema version 2) to each
+        item: ``obs [To, C, *S]`` float32 (0 where unobserved), ``obs_mask [To, Cm, *S]``
+        bool (True = observed; ``Cm`` is C or 1, broadcast over the channels) and
+        ``obs_t [To]`` float32. They are the whole sample's observations, also in
+        ``"window"`` mode (not cut to the window).
     fractions, split_seed :
         Split used when the file has no ``splits`` group.
+
+    Attributes
+    ----------
+    has_observations : bool
+        Whether the file has an ``obs`` group.
+    obs_noise_std : numpy array ``[C]`` or None
+        The group attribute ``noise_std``: absolute noise standard deviation per channel.
     """
 
     kind = "fields"
@@ -244,11 +311,18 @@ class FieldDataset(_AbstractH5Dataset, _AbstractFieldItems):
         horizon: int = 1,
         stride: int = 1,
         return_grid: bool = False,
+        observations: bool = False,
         fractions: Sequence[float] = (0.8, 0.1, 0.1),
         split_seed: int = 0,
     ):
         super().__init__(path, split, fractions, split_seed)
         self._configure_items(mode, target_time, input_time, history, horizon, stride, return_grid)
+        self.observations = bool(observations)
+        if self.observations and not self.has_observations:
+            raise DataError(
+                f"{self.path} has no observation group 'obs'; add observations (sciml.data.observe_fields, "
+                "FieldsWriter(obs_shape=...)) or drop observations=True"
+            )
 
     def _inspect(self, f: h5py.File) -> int:
         u = f["u"]
@@ -257,6 +331,10 @@ class FieldDataset(_AbstractH5Dataset, _AbstractFieldItems):
         self.has_input_field = "a" in f
         self.input_field_channels = int(f["a"].shape[1]) if self.has_input_field else 0
         self.times = f["t"][()]
+        self.has_observations = "obs" in f
+        self.obs_noise_std = (
+            np.asarray(f["obs"].attrs["noise_std"], dtype=np.float64).reshape(-1) if self.has_observations else None
+        )
         order = json.loads(f["coords"].attrs.get("order", "[]")) if "coords" in f else []
         self.coords = (
             [f["coords"][k][()] for k in order]
@@ -272,20 +350,52 @@ class FieldDataset(_AbstractH5Dataset, _AbstractFieldItems):
     def read_input(self, sample: int) -> np.ndarray | None:
         return self._read("a", sample) if self.has_input_field else None
 
+    def __getitem__(self, i: int) -> dict[str, torch.Tensor]:
+        item = super().__getitem__(i)
+        if self.observations:
+            sample = int(item["index"])
+            item["obs"] = torch.from_numpy(np.asarray(self._read("obs/values", sample), np.float32))
+            item["obs_mask"] = torch.from_numpy(np.asarray(self._read("obs/mask", sample), np.bool_))
+            item["obs_t"] = torch.from_numpy(np.asarray(self._read("obs/t", sample), np.float32))
+        return item
+
 
 class TrajectoryDataset(_AbstractH5Dataset):
-    """Windows of trajectories from a ``trajectories`` file.
+    """Windows of trajectories from a ``trajectories`` file, split by sample or in time.
 
     Parameters
     ----------
     path : path-like
     split : {"train", "val", "test"} or None
+        None: every trajectory, every time step.
     context, horizon : int or None
-        With both None, each item is a whole trajectory: ``x [T, D]``, ``t [T]``.
-        Otherwise every window of ``context`` states (``x [context, D]``) followed by
-        ``horizon`` states (``y [horizon, D]``), with their times ``t``.
+        With both None, each item is a whole trajectory (or, split in time, the split's
+        segment of it): ``x [L, D]``, ``t [L]``. Otherwise every window of ``context``
+        states (``x [context, D]``) followed by ``horizon`` states (``y [horizon, D]``),
+        with their times ``t [context + horizon]``.
     stride : int
-        Step between window starts.
+        Step between window starts (from the first step a window may start at).
+    fractions, split_seed :
+        Split by sample (``split_by="sample"``) used when the file has no ``splits`` group.
+    split_by : {"sample", "time"}
+        ``"sample"``: each split holds whole trajectories. ``"time"``: every trajectory is
+        in every split; the splits are consecutive segments of its time steps
+        (:func:`time_split_bounds` of ``time_fractions``): train on a prefix, validate and
+        test on its continuation (forecasting).
+    time_fractions : three floats summing to 1
+        Fractions of the time steps for train, val, test when ``split_by="time"``.
+    context_from_previous : bool
+        Split in time, windows of val/test may take their context from the end of the
+        previous segment: only the ``horizon`` targets must lie inside the split. With
+        False (the default), whole windows lie inside the split, so its first ``context``
+        steps are never targets. Ignored for whole trajectories and ``split_by="sample"``.
+
+    Attributes
+    ----------
+    segment : tuple of int
+        ``(lo, hi)``: the half-open step range of this split (``(0, T)`` unless split in time).
+    starts : numpy array
+        Window start steps (the same for every trajectory); windows cover ``s .. s + context + horizon - 1``.
     """
 
     kind = "trajectories"
@@ -300,20 +410,57 @@ class TrajectoryDataset(_AbstractH5Dataset):
         stride: int = 1,
         fractions: Sequence[float] = (0.8, 0.1, 0.1),
         split_seed: int = 0,
+        split_by: str = "sample",
+        time_fractions: Sequence[float] = (0.6, 0.2, 0.2),
+        context_from_previous: bool = False,
     ):
-        super().__init__(path, split, fractions, split_seed)
+        if split_by not in ("sample", "time"):
+            raise ConfigError(
+                f"unknown split_by '{split_by}'; use 'sample' (whole trajectories per split) or 'time' "
+                "(a training prefix of every trajectory, its continuation for val and test)"
+            )
+        if split is not None and split not in _SPLITS:
+            raise ConfigError(f"unknown split '{split}'; use one of {', '.join(_SPLITS)} or None for all samples")
+        if split_by == "time":
+            _check_fractions("time_fractions", time_fractions)
+        if int(stride) < 1:
+            raise ConfigError(f"stride must be >= 1, got {stride}")
+        super().__init__(path, split if split_by == "sample" else None, fractions, split_seed)
+        self.split, self.split_by = split, split_by
         self.context, self.horizon, self.stride = context, horizon, int(stride)
+        self.context_from_previous = bool(context_from_previous)
         if (context is None) != (horizon is None):
             raise ConfigError("give both context and horizon, or neither for whole trajectories")
+        lo, hi = 0, self.n_times
+        if split_by == "time":
+            self.time_bounds = time_split_bounds(self.n_times, time_fractions)
+            if split is not None:
+                lo, hi = self.time_bounds[split]
+            if hi <= lo:
+                raise ConfigError(
+                    f"the '{split}' time segment is empty: time_fractions={list(time_fractions)} of {self.n_times} steps; "
+                    "give it a larger fraction"
+                )
+        self.segment = (lo, hi)
         if context is None:
-            self.starts = np.zeros(1, dtype=np.int64)
+            self.starts = np.array([lo], dtype=np.int64)
+            self._span = hi - lo
         else:
             span = int(context) + int(horizon)
-            if context < 1 or horizon < 1 or span > self.n_times:
+            if context < 1 or horizon < 1:
+                raise ConfigError(f"context and horizon must be >= 1, got context={context}, horizon={horizon}")
+            first = max(0, lo - int(context)) if split_by == "time" and self.context_from_previous else lo
+            if first + span > hi:
+                if split_by == "sample":
+                    raise ConfigError(
+                        f"context={context}, horizon={horizon} do not fit the {self.n_times} time steps of {self.path}"
+                    )
                 raise ConfigError(
-                    f"context={context}, horizon={horizon} do not fit the {self.n_times} time steps of {self.path}"
+                    f"context={context}, horizon={horizon} do not fit the '{split}' time segment (steps {lo}..{hi - 1}) "
+                    f"of {self.path}; shorten the windows, change time_fractions or pass context_from_previous=True"
                 )
-            self.starts = np.arange(0, self.n_times - span + 1, self.stride)
+            self.starts = np.arange(first, hi - span + 1, self.stride)
+            self._span = span
 
     def _inspect(self, f: h5py.File) -> int:
         x = f["x"]
@@ -325,10 +472,21 @@ class TrajectoryDataset(_AbstractH5Dataset):
     def __len__(self) -> int:
         return len(self.samples) * len(self.starts)
 
+    def segments(self, batch_size: int = 64):
+        """Yield this split's trajectories without windows: float64 ``[B, hi - lo, D]`` arrays.
+
+        Each trajectory once (windows overlap), without borrowed context: what normalizers
+        are fitted on (:func:`~sciml.data.transforms.fit_trajectory_normalizer`).
+        """
+        lo, hi = self.segment
+        for start in range(0, len(self.samples), int(batch_size)):
+            rows = [self._read("x", (int(n), slice(lo, hi))) for n in self.samples[start : start + int(batch_size)]]
+            yield np.stack(rows).astype(np.float64)
+
     def __getitem__(self, i: int) -> dict[str, torch.Tensor]:
         sample = int(self.samples[i // len(self.starts)])
         s = int(self.starts[i % len(self.starts)])
-        span = self.n_times if self.context is None else self.context + self.horizon
+        span = self._span
         x = np.asarray(self._read("x", (sample, slice(s, s + span))), np.float32)
         t = self.times[s : s + span] if self.shared_times else self._read("t", (sample, slice(s, s + span)))
         item = {"t": torch.from_numpy(np.asarray(t, np.float32)), "index": torch.tensor(sample)}
@@ -338,6 +496,39 @@ class TrajectoryDataset(_AbstractH5Dataset):
             item["x"] = torch.from_numpy(np.ascontiguousarray(x[: self.context]))
             item["y"] = torch.from_numpy(np.ascontiguousarray(x[self.context :]))
         return item
+
+
+def read_trajectories(
+    path: str | os.PathLike[str],
+    split: str | None = None,
+    *,
+    split_by: str = "sample",
+    fractions: Sequence[float] = (0.8, 0.1, 0.1),
+    split_seed: int = 0,
+    time_fractions: Sequence[float] = (0.6, 0.2, 0.2),
+) -> dict[str, Any]:
+    """Read a split of a ``trajectories`` file into memory, as stored (no windows, no float32 cast).
+
+    The same split logic as :class:`TrajectoryDataset` (by sample, or in time); the raw
+    reader under :func:`sciml.data.load_trajectories`.
+
+    Returns
+    -------
+    dict
+        ``x`` ``[n, L, D]`` (file dtype), ``t`` ``[L]`` (shared times) or ``[n, L]``,
+        ``index`` int64 ``[n]`` (file sample numbers, split order) and ``segment``
+        ``(lo, hi)``, the step range (``L = hi - lo``).
+    """
+    ds = TrajectoryDataset(
+        path, split, fractions=fractions, split_seed=split_seed, split_by=split_by, time_fractions=time_fractions
+    )
+    try:
+        lo, hi = ds.segment
+        x = np.stack([ds._read("x", (int(n), slice(lo, hi))) for n in ds.samples])
+        t = ds.times[lo:hi] if ds.shared_times else np.stack([ds._read("t", (int(n), slice(lo, hi))) for n in ds.samples])
+        return {"x": x, "t": np.asarray(t), "index": np.asarray(ds.samples, np.int64), "segment": (lo, hi)}
+    finally:
+        ds.close()
 
 
 class SampleDataset(_AbstractH5Dataset):
@@ -418,3 +609,75 @@ class SampleDataset(_AbstractH5Dataset):
         else:
             target = torch.from_numpy(np.asarray(y, np.float32))
         return {"x": torch.from_numpy(np.ascontiguousarray(x)), "y": target, "index": torch.tensor(sample)}
+
+
+class ScatteredDataset(_AbstractH5Dataset):
+    """Scattered observations: values at arbitrary space-time points, one set per sample.
+
+    Reads a ``scattered`` file (schema version 2). Each item is ``{"x": points [P, 1 + d]
+    float32 (time in column 0, then the coordinates), "y": values [P, C] float32,
+    "mask": [P] bool (True = a real point; all True unless the file is ragged), "index"}``.
+
+    Parameters
+    ----------
+    path : path-like
+        A sciml ``scattered`` file (e.g. written by :func:`sciml.data.observe`).
+    split : {"train", "val", "test"} or None
+        Uses the file's ``splits`` group when present (``observe`` copies the source
+        file's), else a deterministic random split: the same samples as the other
+        datasets over a file of as many samples.
+    fractions, split_seed :
+        Split used when the file has no ``splits`` group.
+
+    Attributes
+    ----------
+    n_points, dim, channels : int
+        P, d and C.
+    in_features : int
+        ``1 + d``: the columns of ``x``.
+    coords_names : list of str
+        Names of the d coordinates (columns 1 .. d of ``x``).
+    bounds : numpy array ``[1 + d, 2]``
+        Low and high of time and each coordinate.
+    noise_std : numpy array ``[C]``
+        Absolute standard deviation of the noise in ``y`` per channel.
+    source : dict
+        What the values were sampled from (file, ``content_sha256``, generator).
+    ragged : bool
+        Whether the file has a ``mask``.
+    """
+
+    kind = "scattered"
+
+    def __init__(
+        self,
+        path: str | os.PathLike[str],
+        split: str | None = "train",
+        *,
+        fractions: Sequence[float] = (0.8, 0.1, 0.1),
+        split_seed: int = 0,
+    ):
+        super().__init__(path, split, fractions, split_seed)
+
+    def _inspect(self, f: h5py.File) -> int:
+        layout = scattered_layout(f, self.path)
+        self.n_points, self.dim, self.channels = layout["n_points"], layout["dim"], layout["channels"]
+        self.in_features = 1 + self.dim
+        self.coords_names, self.bounds = layout["coords_names"], layout["bounds"]
+        self.noise_std, self.source, self.ragged = layout["noise_std"], layout["source"], layout["ragged"]
+        return int(f["points"].shape[0])
+
+    def __len__(self) -> int:
+        return len(self.samples)
+
+    def __getitem__(self, i: int) -> dict[str, torch.Tensor]:
+        sample = int(self.samples[i])
+        points = np.asarray(self._read("points", sample), np.float32)
+        values = np.asarray(self._read("values", sample), np.float32)
+        mask = np.asarray(self._read("mask", sample), np.bool_) if self.ragged else np.ones(self.n_points, np.bool_)
+        return {
+            "x": torch.from_numpy(points),
+            "y": torch.from_numpy(values),
+            "mask": torch.from_numpy(mask),
+            "index": torch.tensor(sample),
+        }

@@ -23,7 +23,7 @@ Layouts read (every sample becomes ``u [T, C, *S]``):
     whose attribute ``sample_varying`` / ``time_varying`` is false lacks that axis and is
     broadcast.
 
-A file missing a key of its layout gives a one-line :class:`~sciml.errors.DataError` naming
+A file missing a key of its layout gives a one-line :class:`~sciml.core.errors.DataError` naming
 the key.
 """
 
@@ -38,9 +38,9 @@ from typing import Any
 import h5py
 import numpy as np
 
+from sciml.core.errors import ConfigError, DataError
 from sciml.data.datasets import _AbstractFieldItems, split_indices
 from sciml.data.schema import FieldsWriter, Provenance
-from sciml.errors import ConfigError, DataError
 
 __all__ = ["FORMATS", "ImportedFieldDataset", "open_dataset", "detect_format", "convert_to_sciml"]
 

@@ -22,8 +22,8 @@ from typing import Any
 
 import yaml
 
-from sciml.errors import ConfigError, DataError
-from sciml.io import write_json
+from sciml.core.errors import ConfigError, DataError
+from sciml.core.io import write_json
 
 __all__ = ["Recipe", "load_recipe", "build_recipe", "load_manifest", "update_manifest", "RECIPE_DIR"]
 
@@ -77,7 +77,7 @@ def build_recipe(
     """Generate ``recipe`` into ``out``; with ``check``, compare against the manifest.
 
     Returns the file's ``content_sha256``. A mismatch deletes the file and raises
-    :class:`~sciml.errors.DataError` (a changed solver or library gave different data).
+    :class:`~sciml.core.errors.DataError` (a changed solver or library gave different data).
     """
     from sciml.data.generators import generate
 

@@ -8,13 +8,15 @@ returns physical units while the inner model sees normalized data.
 from __future__ import annotations
 
 from collections.abc import Iterable
+from typing import Any
 
+import numpy as np
 import torch
 from torch import nn
 
-from sciml.errors import DataError
+from sciml.core.errors import DataError
 
-__all__ = ["ChannelNormalizer", "Normalized", "fit_normalizers"]
+__all__ = ["ChannelNormalizer", "TrajectoryNormalizer", "Normalized", "fit_normalizers", "fit_trajectory_normalizer"]
 
 
 class ChannelNormalizer(nn.Module):
@@ -49,11 +51,15 @@ class ChannelNormalizer(nn.Module):
         self._sum: torch.Tensor | None = None
         self._m2: torch.Tensor | None = None
 
-    def update(self, x: torch.Tensor) -> ChannelNormalizer:
-        """Fold a batch ``[B, C, *S]`` into the running statistics."""
+    def _columns(self, x: torch.Tensor) -> torch.Tensor:
+        """The batch as float64 ``[C, n]``: one row of values per channel."""
         if x.ndim < 2 or x.shape[1] != self.mean.numel():
             raise DataError(f"normalizer expects [B, {self.mean.numel()}, ...], got {tuple(x.shape)}")
-        xc = x.detach().double().transpose(0, 1).reshape(x.shape[1], -1)
+        return x.detach().double().transpose(0, 1).reshape(x.shape[1], -1)
+
+    def update(self, x: torch.Tensor) -> ChannelNormalizer:
+        """Fold a batch ``[B, C, *S]`` into the running statistics."""
+        xc = self._columns(x)
         n = xc.shape[1]
         mean_b = xc.mean(dim=1)
         m2_b = ((xc - mean_b[:, None]) ** 2).sum(dim=1)
@@ -90,14 +96,57 @@ class ChannelNormalizer(nn.Module):
         return self.encode(x)
 
 
+class TrajectoryNormalizer(ChannelNormalizer):
+    """Per-component normalization of trajectories ``[B, T, D]`` (any ``[..., D]``): ``(x - mean) / (std + eps)``.
+
+    ``mean`` and ``std`` (``[D]``) are over every axis but the last (samples and time
+    steps), accumulated in float64 by the same streaming update as
+    :class:`ChannelNormalizer`; fit them on the training split (by sample, or the
+    training prefix of a split in time: :func:`fit_trajectory_normalizer`).
+    ``encode``/``decode`` broadcast over the last axis, so one normalizer serves the
+    context ``x [B, context, D]`` and the targets ``y [B, horizon, D]`` inside
+    :class:`Normalized`. The statistics are buffers: they travel in ``state_dict``.
+
+    Parameters
+    ----------
+    dim : int
+        Number of components D.
+    eps : float
+        Added to the standard deviation; guards constant components.
+
+    Examples
+    --------
+    >>> norm = TrajectoryNormalizer(3)
+    >>> x = torch.randn(8, 50, 3) * torch.tensor([1.0, 5.0, 0.1]) + torch.tensor([0.0, 2.0, -1.0])
+    >>> _ = norm.update(x).finish()
+    >>> torch.allclose(norm.decode(norm.encode(x)), x, atol=1e-5)
+    True
+    """
+
+    def __init__(self, dim: int, eps: float = 1e-6):
+        super().__init__(dim, eps)
+
+    def _columns(self, x: torch.Tensor) -> torch.Tensor:
+        if x.ndim < 1 or x.shape[-1] != self.mean.numel():
+            raise DataError(
+                f"trajectory normalizer expects [..., {self.mean.numel()}] (components last), got {tuple(x.shape)}; "
+                "pass trajectories [B, T, D]"
+            )
+        return x.detach().double().reshape(-1, x.shape[-1]).transpose(0, 1)
+
+    def _shape(self, x: torch.Tensor) -> tuple[int, ...]:
+        return (1,) * (x.ndim - 1) + (-1,)
+
+
 class Normalized(nn.Module):
     """Wrap ``model`` so inputs are encoded and outputs decoded: physical units outside.
 
     Parameters
     ----------
     model : nn.Module
-        Maps normalized ``x [B, Cx, *S]`` to normalized ``y [B, Cy, *S]``.
-    input_normalizer, output_normalizer : ChannelNormalizer or None
+        Maps normalized ``x [B, Cx, *S]`` to normalized ``y [B, Cy, *S]`` (or, with
+        :class:`TrajectoryNormalizer`, ``x [B, context, D]`` to ``y [B, horizon, D]``).
+    input_normalizer, output_normalizer : ChannelNormalizer, TrajectoryNormalizer or None
     """
 
     def __init__(self, model: nn.Module, input_normalizer: ChannelNormalizer | None, output_normalizer: ChannelNormalizer | None):
@@ -129,3 +178,29 @@ def fit_normalizers(
     if not norms:
         raise DataError("no training batches to fit normalizers on; check the training split")
     return {k: n.finish() for k, n in norms.items()}
+
+
+def fit_trajectory_normalizer(trajectories: Any, dim: int | None = None, eps: float = 1e-6) -> TrajectoryNormalizer:
+    """Fit a :class:`TrajectoryNormalizer` by streaming over trajectories ``[B, T, D]``.
+
+    Parameters
+    ----------
+    trajectories : TrajectoryDataset or iterable of arrays / tensors ``[B, T, D]``
+        A dataset is read through its ``segments()``: each trajectory of its split once,
+        only the split's steps (the training prefix when split in time), not the
+        overlapping windows its items are.
+    dim : int, optional
+        D; taken from the first batch when None.
+    eps : float
+        Added to the standard deviation.
+    """
+    batches = trajectories.segments() if hasattr(trajectories, "segments") else trajectories
+    norm: TrajectoryNormalizer | None = None if dim is None else TrajectoryNormalizer(int(dim), eps)
+    for batch in batches:
+        x = torch.as_tensor(np.asarray(batch) if not torch.is_tensor(batch) else batch)
+        if norm is None:
+            norm = TrajectoryNormalizer(int(x.shape[-1]), eps)
+        norm.update(x)
+    if norm is None:
+        raise DataError("no trajectories to fit the normalizer on; check the training split")
+    return norm.finish()

@@ -25,6 +25,7 @@ from sciml.nde._regularizers import (
     build_regularizer,
 )
 from sciml.nde._sde import NeuralSDE, SDEStats, milstein_error_estimate
+from sciml.nde._task import DynamicsTask, SamplesTask
 
 __all__ = [
     "NeuralODE",
@@ -50,4 +51,6 @@ __all__ = [
     "DiagonalDiffusion",
     "neural_sde",
     "latent_ode",
+    "DynamicsTask",
+    "SamplesTask",
 ]

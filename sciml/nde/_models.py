@@ -5,10 +5,10 @@ from __future__ import annotations
 import torch
 from torch import nn
 
-from sciml.errors import ConfigError
+from sciml.core.errors import ConfigError
+from sciml.core.registry import MODELS
 from sciml.nde._node import MLPVectorField, NeuralDEModel, NeuralODE
 from sciml.nde._sde import NeuralSDE
-from sciml.registry import MODELS
 
 __all__ = ["DiagonalDiffusion", "latent_ode", "neural_sde"]
 

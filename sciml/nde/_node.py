@@ -7,7 +7,7 @@ from collections.abc import Callable, Sequence
 import torch
 from torch import nn
 
-from sciml.errors import ConfigError, UnknownNameError
+from sciml.core.errors import ConfigError, UnknownNameError
 from sciml.numerics.rk import SolverError, SolverStats, odeint
 from sciml.numerics.tableaus import TABLEAUS, ButcherTableau, get_tableau
 
@@ -123,7 +123,7 @@ class NeuralODE(nn.Module):
 
     Raises
     ------
-    sciml.errors.UnknownNameError
+    sciml.core.errors.UnknownNameError
         For an unknown backend or method, or a method the backend lacks; the message lists
         the valid names.
 

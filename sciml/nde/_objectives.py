@@ -8,12 +8,12 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from sciml.errors import ConfigError, ShapeError
+from sciml.core.errors import ConfigError, ShapeError
+from sciml.core.objectives import AbstractObjective
+from sciml.core.registry import MODELS, OBJECTIVES
 from sciml.nde._node import NeuralODE, neural_ode, node_classifier
 from sciml.nde._regularizers import build_regularizer
 from sciml.nde._sde import NeuralSDE
-from sciml.registry import MODELS, OBJECTIVES
-from sciml.training.objectives import AbstractObjective
 
 __all__ = ["NDEClassification", "NDERegression", "SDEMomentMatching"]
 

@@ -16,12 +16,12 @@ Every regularizer follows one protocol:
 
 from __future__ import annotations
 
-import difflib
 from typing import Any
 
 import torch
 
-from sciml.errors import ConfigError, UnknownNameError
+from sciml.core.errors import ConfigError, UnknownNameError
+from sciml.core.registry import Registry
 from sciml.nde._node import NeuralODE
 from sciml.nde._sde import NeuralSDE, milstein_error_estimate
 from sciml.numerics.rk import initial_step_size, rk_step, scaled_error_norm
@@ -41,13 +41,9 @@ __all__ = [
 SCHEDULES = ("constant", "exponential")
 SAMPLINGS = ("unbiased", "biased")
 
-REGULARIZERS: dict[str, type] = {}
+REGULARIZERS: Registry[type] = Registry("regularizer", plugins=False)
 """Regularizers by name: ``global_error``, ``global_stiffness``, ``local_error``, ``sde_global_error``,
-``sde_local_error``, ``steer``.
-
-A plain name table rather than a :class:`~sciml.registry.Registry`: looking a regularizer up
-must not import every plugin of the package.
-"""
+``sde_local_error``, ``steer``. This module fills it completely, so a lookup imports no other family."""
 
 
 def _uniform(generator: torch.Generator | None) -> float:
@@ -661,18 +657,14 @@ for _cls in (
     SDELocalErrorRegularizer,
     STEER,
 ):
-    REGULARIZERS[_cls.name] = _cls
+    REGULARIZERS.register(_cls.name, _cls)
 
 
 def _lookup(name: str) -> type:
     try:
-        return REGULARIZERS[name]
-    except (KeyError, TypeError):
-        close = difflib.get_close_matches(str(name), REGULARIZERS, n=3, cutoff=0.5)
-        hint = f" (did you mean {', '.join(repr(c) for c in close)}?)" if close else ""
-        raise UnknownNameError(
-            f"unknown regularizer {name!r}{hint}; valid names: {', '.join(sorted(REGULARIZERS))}, none"
-        ) from None
+        return REGULARIZERS.get(name)
+    except UnknownNameError as exc:
+        raise UnknownNameError(f"{exc}, none") from None
 
 
 def build_regularizer(spec: str | dict[str, Any] | Any | None, **kwargs: Any):
@@ -682,14 +674,16 @@ def build_regularizer(spec: str | dict[str, Any] | Any | None, **kwargs: Any):
 
     Raises
     ------
-    sciml.errors.UnknownNameError
+    sciml.core.errors.UnknownNameError
         For an unknown name; the message lists the valid ones.
     """
     if spec is None or spec == "none":
         return None
     if isinstance(spec, dict):
+        # the config shape {name, kwargs: {...}} (or the flat {name, weight: ...})
         spec = dict(spec)
-        return _lookup(spec.pop("name", None))(**spec, **kwargs)
+        name = spec.pop("name", None)
+        return _lookup(name)(**spec.pop("kwargs", {}), **spec, **kwargs)
     if isinstance(spec, str):
         return _lookup(spec)(**kwargs)
     if not callable(getattr(spec, "solve", None)):

@@ -11,7 +11,7 @@ from collections.abc import Callable
 import torch
 from torch import nn
 
-from sciml.errors import ConfigError, ShapeError, UnknownNameError
+from sciml.core.errors import ConfigError, ShapeError, UnknownNameError
 from sciml.numerics.sde import SDE_METHODS as SCIML_SDE_METHODS
 from sciml.numerics.sde import SDEStats, milstein_step, sdeint
 
@@ -20,7 +20,7 @@ __all__ = ["NeuralSDE", "SDEStats", "milstein_error_estimate"]
 SDE_BACKENDS = ("torchsde", "torchsde_adjoint", "sciml")
 NOISE_TYPES = ("diagonal", "additive", "scalar", "general")
 # torchsde's methods by SDE type (torchsde 0.2.6, torchsde/_core/methods/__init__.py).
-SDE_METHODS = {
+TORCHSDE_METHODS = {
     "ito": ("euler", "milstein", "srk"),
     "stratonovich": ("midpoint", "euler_heun", "heun", "milstein", "reversible_heun", "log_ode"),
 }
@@ -142,7 +142,7 @@ class NeuralSDE(nn.Module):
         for kind, value, valid in (
             ("NeuralSDE backend", backend, SDE_BACKENDS),
             ("noise_type", noise_type, NOISE_TYPES),
-            ("sde_type", sde_type, tuple(SDE_METHODS)),
+            ("sde_type", sde_type, tuple(TORCHSDE_METHODS)),
         ):
             if value not in valid:
                 raise UnknownNameError(f"unknown {kind} {value!r}; valid names: {', '.join(sorted(valid))}")
@@ -162,9 +162,9 @@ class NeuralSDE(nn.Module):
                     "milstein_em cannot adapt its steps to additive noise (Milstein equals Euler-Maruyama there): "
                     "use method='euler' or 'milstein' with a fixed dt, or drift_error=True"
                 )
-        elif method not in SDE_METHODS[sde_type]:
+        elif method not in TORCHSDE_METHODS[sde_type]:
             raise UnknownNameError(
-                f"method {method!r} does not solve {sde_type} SDEs; valid names: {', '.join(sorted(SDE_METHODS[sde_type]))}"
+                f"method {method!r} does not solve {sde_type} SDEs; valid names: {', '.join(sorted(TORCHSDE_METHODS[sde_type]))}"
             )
         if not dt > 0:
             raise ConfigError(f"dt must be positive, got {dt}")

@@ -40,7 +40,7 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 
-from sciml.errors import ConfigError, DataError
+from sciml.core.errors import ConfigError, DataError
 
 __all__ = ["ORDER", "DDEStats", "dde_rk4", "hermite"]
 

@@ -32,7 +32,7 @@ from dataclasses import dataclass
 
 import torch
 
-from sciml.errors import SciMLError, ShapeError
+from sciml.core.errors import SciMLError, ShapeError
 from sciml.numerics.tableaus import ButcherTableau, get_tableau
 
 __all__ = [

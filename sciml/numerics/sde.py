@@ -41,7 +41,8 @@ from dataclasses import dataclass
 
 import torch
 
-from sciml.errors import ShapeError, UnknownNameError
+from sciml.core.errors import ShapeError, UnknownNameError
+from sciml.core.registry import Registry
 from sciml.numerics.rk import SolverError, scaled_error_norm
 
 __all__ = ["SDEMethod", "SDE_METHODS", "SDEStats", "milstein_step", "sdeint"]
@@ -76,14 +77,14 @@ class SDEMethod:
     noise_types: tuple[str, ...] = ("diagonal", "additive")
 
 
-SDE_METHODS: dict[str, SDEMethod] = {
-    method.name: method
-    for method in (
-        SDEMethod("euler", strong_order=0.5, milstein=False, adaptive=False),
-        SDEMethod("milstein", strong_order=1.0, milstein=True, adaptive=False),
-        SDEMethod("milstein_em", strong_order=1.0, milstein=True, adaptive=True),
-    )
-}
+SDE_METHODS: Registry[SDEMethod] = Registry("SDE method", plural="sde_methods", plugins=False)
+for _method in (
+    SDEMethod("euler", strong_order=0.5, milstein=False, adaptive=False),
+    SDEMethod("milstein", strong_order=1.0, milstein=True, adaptive=False),
+    SDEMethod("milstein_em", strong_order=1.0, milstein=True, adaptive=True),
+):
+    _kind = "adaptive" if _method.adaptive else "fixed-step"
+    SDE_METHODS.register(_method.name, _method, doc=f"{_kind} Ito solver of strong order {_method.strong_order}")
 """Methods of :func:`sdeint` by name.
 
 ``euler`` is Euler-Maruyama and ``milstein`` is Milstein, both with fixed steps.
@@ -559,9 +560,7 @@ def _check_arguments(
     max_steps: int,
     drift_error: bool,
 ) -> SDEMethod:
-    if method not in SDE_METHODS:
-        raise UnknownNameError(f"unknown SDE method {method!r}; valid names: {', '.join(sorted(SDE_METHODS))}")
-    solver = SDE_METHODS[method]
+    solver = SDE_METHODS.get(method)
     if noise_type not in solver.noise_types:
         raise UnknownNameError(
             f"sdeint does not solve {noise_type!r} noise; valid names: {', '.join(sorted(solver.noise_types))}"

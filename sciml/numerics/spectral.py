@@ -25,7 +25,7 @@ from typing import NamedTuple
 
 import torch
 
-from sciml.errors import ConfigError
+from sciml.core.errors import ConfigError
 
 __all__ = [
     "wavenumbers",

@@ -24,7 +24,7 @@ from fractions import Fraction
 
 import numpy as np
 
-from sciml.errors import UnknownNameError
+from sciml.core.registry import Registry
 
 __all__ = [
     "ButcherTableau",
@@ -498,8 +498,11 @@ RK4 = ButcherTableau(
 EULER = ButcherTableau(name="euler", c=(0.0,), a=((),), b=(1.0,), order=1)
 """The explicit Euler method, order 1; fixed step only."""
 
-TABLEAUS: dict[str, ButcherTableau] = {tableau.name: tableau for tableau in (DOPRI5, TSIT5, BS3, RK4, EULER)}
-"""Name table of the built-in tableaus, used by ``odeint(method=...)``."""
+TABLEAUS: Registry[ButcherTableau] = Registry("Runge-Kutta method", plural="tableaus", plugins=False)
+"""Registry of the built-in tableaus, used by ``odeint(method=...)``."""
+for _tableau in (DOPRI5, TSIT5, BS3, RK4, EULER):
+    _embedded = f", embedded order {_tableau.error_order}" if _tableau.error_order else " (fixed step only)"
+    TABLEAUS.register(_tableau.name, _tableau, doc=f"explicit Runge-Kutta of order {_tableau.order}{_embedded}")
 
 
 def get_tableau(name: str) -> ButcherTableau:
@@ -513,11 +516,7 @@ def get_tableau(name: str) -> ButcherTableau:
 
     Raises
     ------
-    sciml.errors.UnknownNameError
+    sciml.core.errors.UnknownNameError
         (a ``KeyError``) if the name is unknown; the message lists the valid names.
     """
-    try:
-        return TABLEAUS[name]
-    except (KeyError, TypeError):
-        valid = ", ".join(sorted(TABLEAUS))
-        raise UnknownNameError(f"unknown Runge-Kutta method {name!r}; valid names: {valid}") from None
+    return TABLEAUS.get(name)

@@ -2,6 +2,7 @@
 
 from sciml.operators._common import dense_parameter_count, parameter_count, to_precision
 from sciml.operators._fno import fno
+from sciml.operators._task import OperatorTask, check_model_fits_data
 from sciml.operators._tfno import PARAMETER_GROUPS, parameter_groups, tfno
 from sciml.operators.evaluation import (
     evaluate_operator,
@@ -19,6 +20,8 @@ __all__ = [
     "LatentSpectralModel",
     "MultigridPatchedOperator",
     "NeuralSpectralBlock",
+    "OperatorTask",
+    "check_model_fits_data",
     "Rollout",
     "dense_parameter_count",
     "evaluate_operator",

@@ -9,7 +9,7 @@ from typing import Any
 import torch
 from torch import nn
 
-from sciml.errors import ConfigError, ShapeError
+from sciml.core.errors import ConfigError, ShapeError
 
 __all__ = [
     "check_field_input",
@@ -49,7 +49,7 @@ def dense_parameter_count(model: nn.Module) -> int:
 
 
 def check_field_input(x: Any, *, model_name: str, in_channels: int, n_dim: int, dim_fix: str) -> None:
-    """Raise a one-line :class:`~sciml.errors.ShapeError` unless ``x`` is ``[B, in_channels, *S]`` with ``len(S) == n_dim``.
+    """Raise a one-line :class:`~sciml.core.errors.ShapeError` unless ``x`` is ``[B, in_channels, *S]`` with ``len(S) == n_dim``.
 
     ``dim_fix`` completes the message for a wrong dimensionality (how to build the model
     for the data's dimensionality).

@@ -10,9 +10,9 @@ from typing import Any
 
 from torch import nn
 
-from sciml.errors import ConfigError
+from sciml.core.errors import ConfigError
+from sciml.core.registry import MODELS
 from sciml.operators._common import install_grid_cache_guard, install_input_check
-from sciml.registry import MODELS
 
 __all__ = ["fno"]
 

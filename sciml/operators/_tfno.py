@@ -15,10 +15,10 @@ from typing import Any
 
 from torch import nn
 
-from sciml.errors import ConfigError
+from sciml.core.errors import ConfigError
+from sciml.core.registry import MODELS
 from sciml.operators._common import dense_parameter_count, install_input_check, parameter_count
 from sciml.operators._fno import fno
-from sciml.registry import MODELS
 
 __all__ = ["FACTORIZATIONS", "PARAMETER_GROUPS", "parameter_groups", "tfno"]
 
@@ -119,7 +119,7 @@ def tfno(
     -------
     torch.nn.Module
         ``x [B, in_channels, *S] -> [B, out_channels, *S]``; a wrong channel count or
-        dimensionality raises :class:`~sciml.errors.ShapeError` at forward.
+        dimensionality raises :class:`~sciml.core.errors.ShapeError` at forward.
     """
     fact = str(factorization).lower()
     if fact not in FACTORIZATIONS:

@@ -3,7 +3,7 @@
 * :func:`super_resolution_error`: the metrics of one model on data at its training
   resolution and at finer ones (FNO-family models and the LSM take any resolution).
 * :func:`plot_prediction_fields`: input / truth / prediction / error for a few samples
-  (1D curves or 2D images), through :func:`sciml.plotting.plot_fields`.
+  (1D curves or 2D images), through :func:`sciml.core.plotting.plot_fields`.
 * :func:`plot_rollout_error`: relative L2 error against rollout step, one curve per model
   (values from :func:`~sciml.operators.rollout_error_curve`).
 """
@@ -20,8 +20,8 @@ import torch
 from torch import nn
 from torch.utils.data import DataLoader, Dataset
 
-from sciml.errors import ConfigError
-from sciml.training.metrics import compute_metrics
+from sciml.core.errors import ConfigError
+from sciml.core.metrics import compute_metrics
 
 __all__ = ["evaluate_operator", "plot_prediction_fields", "plot_rollout_error", "super_resolution_error"]
 
@@ -125,7 +125,7 @@ def plot_prediction_fields(
     ``data`` is a Dataset (its first items) or one dict batch. 1D fields are drawn as
     curves, 2D fields as images (one row per sample).
     """
-    from sciml.plotting import plot_fields
+    from sciml.core.plotting import plot_fields
 
     if isinstance(data, Dataset):
         coords = coords if coords is not None else getattr(data, "coords", None)
@@ -162,7 +162,7 @@ def plot_rollout_error(
     dt : float, optional
         Time between snapshots: the x axis shows time instead of steps.
     """
-    from sciml.plotting import _plt, _save
+    from sciml.core.plotting import _plt, _save
 
     if not isinstance(curves, Mapping):
         curves = {"model": curves}

@@ -22,9 +22,9 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from sciml.errors import ConfigError, ShapeError
+from sciml.core.errors import ConfigError, ShapeError
+from sciml.core.registry import MODELS
 from sciml.operators._common import check_field_input, parameter_count
-from sciml.registry import MODELS
 
 __all__ = ["LatentSpectralModel", "NeuralSpectralBlock", "lsm", "lsm_padded_shape"]
 
@@ -363,7 +363,7 @@ def lsm(
         padded internally to a multiple of ``patch_size * 2**depth`` (see
         :func:`lsm_padded_shape`): choose resolutions near such multiples to waste
         little compute (64 with patch 4 and depth 4; 85 with patch 6 and depth 4 pads to 96).
-        A wrong channel count or dimensionality raises :class:`~sciml.errors.ShapeError`.
+        A wrong channel count or dimensionality raises :class:`~sciml.core.errors.ShapeError`.
     """
     auto = isinstance(patch_size, str)
     if auto and patch_size != "auto":

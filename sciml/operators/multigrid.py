@@ -41,10 +41,10 @@ from typing import Any
 import torch
 from torch import nn
 
-from sciml.errors import ConfigError, ShapeError
+from sciml.core.errors import ConfigError, ShapeError
+from sciml.core.registry import MODELS
 from sciml.operators._common import check_field_input
 from sciml.operators._tfno import tfno
-from sciml.registry import MODELS
 
 __all__ = ["COARSENINGS", "PADDING_MODES", "STITCHINGS", "MultigridPatchedOperator", "mgtfno", "multigrid_valid_size"]
 
@@ -238,7 +238,7 @@ class MultigridPatchedOperator(nn.Module):
     check_replicated_input : bool
         With ``distribute_patches``, compare a fingerprint of the input over the patch
         group at every forward (one small all-gather) and raise a one-line
-        :class:`~sciml.errors.ConfigError` when the ranks hold different batches.
+        :class:`~sciml.core.errors.ConfigError` when the ranks hold different batches.
     """
 
     def __init__(
@@ -300,7 +300,7 @@ class MultigridPatchedOperator(nn.Module):
 
     # ------------------------------------------------------------------ patching
     def check_resolution(self, spatial_shape: Sequence[int]) -> None:
-        """One-line :class:`~sciml.errors.ShapeError` unless every axis splits into ``2**levels`` patches."""
+        """One-line :class:`~sciml.core.errors.ShapeError` unless every axis splits into ``2**levels`` patches."""
         for axis, size in enumerate(spatial_shape):
             if not multigrid_valid_size(int(size), self.levels, self.padding_fraction):
                 below, above = _valid_neighbours(int(size), self.levels, self.padding_fraction)
@@ -550,7 +550,7 @@ def mgtfno(
     levels : int
         ``2**levels`` patches per axis. 1 (4 patches in 2D) is a good start; each axis of
         the data must split evenly (multiples of ``4**levels`` always do, see
-        :func:`multigrid_valid_size`), else a one-line :class:`~sciml.errors.ShapeError`.
+        :func:`multigrid_valid_size`), else a one-line :class:`~sciml.core.errors.ShapeError`.
     padding_fraction : float
         Overlap added around each patch as a fraction of the full size (blended or cropped after
         the TFNO); 0.0625 to 0.125 hides the patch edges at little cost.

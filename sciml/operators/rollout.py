@@ -31,10 +31,10 @@ import torch
 from torch import nn
 from torch.utils.data import DataLoader, Dataset
 
-from sciml.errors import ConfigError, ShapeError
-from sciml.registry import OBJECTIVES
-from sciml.training.metrics import relative_l2
-from sciml.training.objectives import AbstractObjective
+from sciml.core.errors import ConfigError, ShapeError
+from sciml.core.metrics import relative_l2
+from sciml.core.objectives import AbstractObjective
+from sciml.core.registry import OBJECTIVES
 
 __all__ = ["Rollout", "rollout", "rollout_error_curve", "snapshot_channels"]
 

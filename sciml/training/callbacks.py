@@ -16,7 +16,7 @@ import sys
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from sciml.io import atomic_path, write_json
+from sciml.core.io import atomic_path, write_json
 from sciml.training.distributed import is_main_process
 
 if TYPE_CHECKING:  # pragma: no cover

@@ -23,8 +23,8 @@ from typing import Any
 import numpy as np
 import torch
 
-from sciml.errors import DataError
-from sciml.io import atomic_path, environment
+from sciml.core.errors import DataError
+from sciml.core.io import atomic_path, environment
 
 __all__ = ["model_state_dict", "save_checkpoint", "load_checkpoint", "checkpoint_meta", "rng_state", "set_rng_state"]
 

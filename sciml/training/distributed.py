@@ -29,7 +29,7 @@ from typing import Any
 import torch
 import torch.distributed as dist
 
-from sciml.errors import ConfigError
+from sciml.core.errors import ConfigError
 
 __all__ = [
     "init_distributed",

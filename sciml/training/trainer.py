@@ -28,15 +28,16 @@ import torch
 from torch import nn
 from torch.utils.data import DataLoader, Dataset
 
-from sciml.errors import ConfigError, ShapeError, TrainingDivergedError
-from sciml.registry import Registry
+from sciml.core.batch import move_batch
+from sciml.core.errors import ConfigError, ShapeError, TrainingDivergedError
+from sciml.core.metrics import compute_metrics
+from sciml.core.objectives import Supervised
+from sciml.core.registry import OPTIMIZERS, SCHEDULERS
 from sciml.training import distributed as dist_utils
 from sciml.training.callbacks import Callback, CheckpointCallback, MetricsLogger, ProgressBar
 from sciml.training.checkpoint import load_checkpoint, model_state_dict, rng_state, save_checkpoint, set_rng_state
-from sciml.training.metrics import compute_metrics
-from sciml.training.objectives import Supervised
 
-__all__ = ["Trainer", "OPTIMIZERS", "SCHEDULERS", "move_batch", "seed_everything"]
+__all__ = ["Trainer", "seed_everything"]
 
 
 def seed_everything(seed: int) -> None:
@@ -49,23 +50,6 @@ def seed_everything(seed: int) -> None:
     np.random.seed(seed % 2**32)
     torch.manual_seed(seed)
 
-OPTIMIZERS: Registry[Callable[..., torch.optim.Optimizer]] = Registry("optimizer")
-OPTIMIZERS.register("adam", torch.optim.Adam, doc="Adam (Kingma & Ba 2015)")
-OPTIMIZERS.register("adamw", torch.optim.AdamW, doc="Adam with decoupled weight decay")
-OPTIMIZERS.register("sgd", torch.optim.SGD, doc="stochastic gradient descent (momentum via kwargs)")
-OPTIMIZERS.register("lbfgs", torch.optim.LBFGS, doc="L-BFGS, driven with a closure (PINNs after Adam)")
-
-SCHEDULERS: Registry[Callable[..., Any]] = Registry("scheduler")
-SCHEDULERS.register("cosine", torch.optim.lr_scheduler.CosineAnnealingLR, doc="cosine annealing over T_max epochs")
-SCHEDULERS.register("step", torch.optim.lr_scheduler.StepLR, doc="multiply the LR by gamma every step_size epochs")
-SCHEDULERS.register("exponential", torch.optim.lr_scheduler.ExponentialLR, doc="multiply the LR by gamma every epoch")
-SCHEDULERS.register("plateau", torch.optim.lr_scheduler.ReduceLROnPlateau, doc="reduce on a plateau of the monitored loss")
-
-
-def move_batch(batch: dict[str, Any], device: torch.device) -> dict[str, Any]:
-    """Move every tensor of a dict batch to ``device`` (non-blocking)."""
-    return {k: (v.to(device, non_blocking=True) if torch.is_tensor(v) else v) for k, v in batch.items()}
-
 
 class Trainer:
     """Fit and evaluate a model through an objective.
@@ -75,7 +59,7 @@ class Trainer:
     model : nn.Module
     objective : callable, optional
         ``objective(model, batch) -> {"loss": scalar, ...}``; default
-        :class:`~sciml.training.objectives.Supervised` (relative L2).
+        :class:`~sciml.core.objectives.Supervised` (relative L2).
     optimizer : str, torch Optimizer or callable(params) -> Optimizer
         A registered name (``adamw``, ``adam``, ``sgd``, ``lbfgs``) built with ``lr``,
         ``weight_decay`` and ``optimizer_kwargs``.

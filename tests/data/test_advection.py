@@ -10,12 +10,12 @@ import numpy as np
 import pytest
 import torch
 
+from sciml.core.errors import ConfigError
+from sciml.core.registry import GENERATORS
 from sciml.data.generators import generate
 from sciml.data.generators.advection import advection_diffusion1d, solve_advection_diffusion
 from sciml.data.generators.burgers import sample_generator
 from sciml.data.schema import validate
-from sciml.errors import ConfigError
-from sciml.registry import GENERATORS
 
 SMALL = {"n": 5, "resolution": 64, "n_times": 6, "batch_size": 2}
 

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import pytest
 
+from sciml.core.errors import DataError
 from sciml.data import generators
 from sciml.data.generators import navier_stokes
-from sciml.errors import DataError
 
 SMALL = {"n": 4, "batch_size": 2, "resolution": 16, "nu": 1e-3, "t_final": 0.2, "n_times": 2, "seed": 3}
 

@@ -9,12 +9,12 @@ import numpy as np
 import pytest
 import torch
 
+from sciml.core.errors import ConfigError, DataError
+from sciml.core.registry import GENERATORS
 from sciml.data.generators import burgers as burgers_module
 from sciml.data.generators import generate, generator_parameters
 from sciml.data.generators.burgers import burgers1d, grf_initial_conditions, solve_burgers
 from sciml.data.schema import validate
-from sciml.errors import ConfigError, DataError
-from sciml.registry import GENERATORS
 from tests.problems import ColeHopfBurgers
 
 SMALL = {"n": 6, "resolution": 64, "n_times": 5, "batch_size": 4}

@@ -8,6 +8,7 @@ import numpy as np
 import pytest
 import torch
 
+from sciml.core.errors import ConfigError, DataError, UnknownNameError
 from sciml.data.generators import chaos as chaos_module
 from sciml.data.generators.chaos import (
     batched_rhs,
@@ -18,7 +19,6 @@ from sciml.data.generators.chaos import (
     system_metadata,
 )
 from sciml.data.schema import validate
-from sciml.errors import ConfigError, DataError, UnknownNameError
 
 pytestmark = pytest.mark.filterwarnings("ignore::UserWarning")
 

@@ -10,6 +10,7 @@ import numpy as np
 import pytest
 from numpy.polynomial import Polynomial
 
+from sciml.core.errors import ConfigError
 from sciml.data.generators.chaos import (
     batched_delay_rhs,
     chaos,
@@ -22,7 +23,6 @@ from sciml.data.generators.chaos import (
     system_metadata,
 )
 from sciml.data.schema import validate
-from sciml.errors import ConfigError
 from sciml.numerics.dde import ORDER, dde_rk4, hermite
 
 pytestmark = pytest.mark.filterwarnings("ignore::UserWarning")

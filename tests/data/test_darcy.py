@@ -10,11 +10,11 @@ import pytest
 import scipy.linalg
 
 import sciml.data.generators.darcy  # noqa: F401  (registers darcy2d)
+from sciml.core.errors import ConfigError
+from sciml.core.registry import GENERATORS
 from sciml.data.generators import generate
 from sciml.data.generators.darcy import darcy2d, darcy_coefficients, darcy_matrix, solve_darcy
 from sciml.data.schema import validate
-from sciml.errors import ConfigError
-from sciml.registry import GENERATORS
 
 SMALL = {"n": 4, "resolution": 17, "batch_size": 3}
 PI = math.pi

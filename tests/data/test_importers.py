@@ -7,10 +7,10 @@ import numpy as np
 import pytest
 import torch
 
+from sciml.core.errors import DataError
 from sciml.data.datasets import FieldDataset
 from sciml.data.importers import ImportedFieldDataset, convert_to_sciml, detect_format, open_dataset
 from sciml.data.schema import validate
-from sciml.errors import DataError
 
 N, T, X, Y = 5, 6, 8, 4
 

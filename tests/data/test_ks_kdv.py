@@ -11,6 +11,8 @@ import numpy as np
 import pytest
 import torch
 
+from sciml.core.errors import ConfigError, DataError
+from sciml.core.registry import GENERATORS
 from sciml.data.generators import generate, generator_parameters
 from sciml.data.generators import kdv as kdv_module
 from sciml.data.generators.kdv import kdv1d, kdv_time_step, soliton, soliton_initial_conditions, solve_kdv
@@ -20,8 +22,6 @@ from sciml.data.generators.kuramoto_sivashinsky import (
     solve_kuramoto_sivashinsky,
 )
 from sciml.data.schema import validate
-from sciml.errors import ConfigError, DataError
-from sciml.registry import GENERATORS
 
 KS_SMALL = {"n": 5, "length": 22.0, "resolution": 64, "n_times": 4, "dt_output": 0.5, "burn_in": 5.0, "batch_size": 3}
 KDV_SMALL = {"n": 5, "length": 46.0, "resolution": 128, "n_times": 3, "t_final": 0.5, "c_max": 1.0, "batch_size": 3}

@@ -12,6 +12,8 @@ import scipy.integrate
 import torch
 
 import sciml.data.generators.navier_stokes  # noqa: F401  (registers navier_stokes2d)
+from sciml.core.errors import ConfigError, DataError
+from sciml.core.registry import GENERATORS
 from sciml.data.generators import generate
 from sciml.data.generators.navier_stokes import (
     initial_vorticity,
@@ -21,9 +23,7 @@ from sciml.data.generators.navier_stokes import (
     solve_navier_stokes,
 )
 from sciml.data.schema import validate
-from sciml.errors import ConfigError, DataError
 from sciml.numerics.spectral import spectral_gradient_2d
-from sciml.registry import GENERATORS
 
 SMALL = {"n": 3, "resolution": 64, "t_final": 0.2, "n_times": 2, "batch_size": 2}
 

@@ -11,11 +11,11 @@ import torch
 from scipy.integrate import solve_ivp
 from scipy.linalg import expm
 
+from sciml.core.errors import ConfigError, DataError
 from sciml.data import SampleDataset, TrajectoryDataset, validate
 from sciml.data.generators import generate
 from sciml.data.generators.oscillators import oscillator_rhs
 from sciml.data.generators.spiral_sde import GridBrownian
-from sciml.errors import ConfigError, DataError
 
 
 # ----------------------------------------------------------------------------- digits

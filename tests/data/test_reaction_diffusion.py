@@ -11,6 +11,7 @@ import numpy as np
 import pytest
 import torch
 
+from sciml.core.errors import ConfigError, DataError
 from sciml.data.generators import generate
 from sciml.data.generators import reaction_diffusion as rd_module
 from sciml.data.generators.reaction_diffusion import (
@@ -20,7 +21,6 @@ from sciml.data.generators.reaction_diffusion import (
     solve_reaction_diffusion,
 )
 from sciml.data.schema import validate
-from sciml.errors import ConfigError, DataError
 from sciml.numerics.spectral import spectral_derivative
 
 SMALL = {"n": 5, "resolution": 160, "n_times": 5, "batch_size": 3}

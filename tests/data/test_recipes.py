@@ -5,8 +5,8 @@ from __future__ import annotations
 import pytest
 
 from sciml.cli import main
+from sciml.core.errors import ConfigError, DataError
 from sciml.data.recipes import RECIPE_DIR, build_recipe, load_manifest, load_recipe
-from sciml.errors import ConfigError, DataError
 
 RECIPES = sorted(p.stem for p in RECIPE_DIR.glob("*.yaml"))
 

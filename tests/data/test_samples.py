@@ -10,8 +10,8 @@ import pytest
 import torch
 
 from sciml.cli import main
+from sciml.core.errors import DataError
 from sciml.data import Provenance, SampleDataset, SamplesWriter, TrajectoryDataset, open_h5, validate, write_samples
-from sciml.errors import DataError
 
 
 def _data(n=20, seed=0):
@@ -138,7 +138,7 @@ def _no_classes(path):
 @pytest.mark.parametrize(
     "damage, message",
     [
-        (_flip_a_byte_of_x, r"checksum mismatch reading 'x' near sample 0 .*regenerate or re-copy it"),
+        (_flip_a_byte_of_x, r"checksum mismatch reading 'x' near sample 3 .*regenerate or re-copy it"),
         (
             _float_labels,
             r"float targets 'y' must be \[N, Dy\], got shape \(20,\); class labels must be stored as int64",

@@ -2,12 +2,26 @@
 
 from __future__ import annotations
 
+import hashlib
+import json
+
 import h5py
 import numpy as np
 import pytest
 
-from sciml.data import FieldsWriter, Provenance, content_checksum, open_h5, validate, write_fields
-from sciml.errors import DataError
+from sciml.core.errors import DataError
+from sciml.data import (
+    READABLE_SCHEMA_VERSIONS,
+    SCHEMA_VERSION,
+    FieldDataset,
+    FieldsWriter,
+    Provenance,
+    TrajectoryDataset,
+    content_checksum,
+    open_h5,
+    validate,
+    write_fields,
+)
 from tests.conftest import heat_map_data
 
 
@@ -95,7 +109,7 @@ def _corrupt_one_byte_of_u(path):
         ("not_hdf5", "not an HDF5 file"),
         ("truncated", "truncated"),
         ("flipped_byte", "checksum mismatch"),
-        ("schema_version", "schema version 99"),
+        ("schema_version", "schema version 99, this sciml reads versions 1 and 2"),
         ("missing_key", "missing the dataset 'u'"),
         ("nan", r"non-finite values \(NaN/inf\) in 'u' at sample 1"),
     ],
@@ -133,3 +147,48 @@ def test_modified_data_fails_content_checksum(tmp_path):
         f["u"][0, 0, 0, 0] = 123.0
     with pytest.raises(DataError, match="content checksum mismatch"):
         validate(path)
+
+
+def _write_v1_by_hand(path, u, a, t, x):
+    """A version-1 fields file written with h5py alone, laid out as the version-1 writer did."""
+    arrays = {"u": u, "a": a, "t": t, "coords/x": x}
+    with h5py.File(path, "w") as f:
+        for name, arr in arrays.items():
+            chunks = (1, *arr.shape[1:]) if name in ("u", "a") else None
+            f.create_dataset(name, data=arr, chunks=chunks, fletcher32=True)
+        f["coords"].attrs["order"] = json.dumps(["x"])
+        digests = {k: hashlib.sha256(np.ascontiguousarray(v).tobytes()).hexdigest() for k, v in arrays.items()}
+        text = ";".join(f"{k}:{digests[k]}" for k in sorted(digests))
+        attrs = {
+            "sciml_schema": 1, "kind": "fields", "generator": "test", "params": "{}", "seed": 0,
+            "sciml_version": "0.0.1", "created_utc": "2024-01-01T00:00:00Z", "solver": "{}",
+            "content_sha256": hashlib.sha256(text.encode()).hexdigest(),
+        }
+        for k, v in attrs.items():
+            f.attrs[k] = v
+    return attrs["content_sha256"]
+
+
+def test_version_1_files_still_read_and_keep_their_content_hash(tmp_path):
+    assert SCHEMA_VERSION == 2 and READABLE_SCHEMA_VERSIONS == (1, 2)
+    a, u, x = heat_map_data(n=10, s=16)
+    t = np.array([0.0, 1.0])
+    digest = _write_v1_by_hand(tmp_path / "v1.h5", u, a, t, x)
+    info = validate(tmp_path / "v1.h5")
+    assert info.content_sha256 == digest and info.attrs["sciml_schema"] == 1
+    assert info.summary().startswith(f"{tmp_path / 'v1.h5'}: sciml schema 1, kind=fields")
+    ds = FieldDataset(tmp_path / "v1.h5", None)
+    assert np.array_equal(ds[3]["x"].numpy(), a[3]) and np.array_equal(ds[3]["y"].numpy(), u[3, -1])
+    # today's writer stamps version 1 on a file without version-2 content, with the same content hash
+    assert write_fields(tmp_path / "now.h5", u, t, {"x": x}, Provenance("test"), a=a) == digest
+    with h5py.File(tmp_path / "now.h5") as f:
+        assert f.attrs["sciml_schema"] == 1
+
+
+def test_version_1_trajectories_split_in_time(trajectory_file):
+    with h5py.File(trajectory_file) as f:
+        assert f.attrs["sciml_schema"] == 1
+    ds = TrajectoryDataset(trajectory_file, "test", split_by="time", time_fractions=(0.5, 0.25, 0.25))
+    # 101 steps: train round(50.5) = 50 (round half to even), val round(25.25) = 25, test the last 26
+    assert ds.segment == (75, 101) and ds[0]["x"].shape == (26, 2)
+

@@ -6,9 +6,9 @@ import pytest
 import torch
 from torch import nn
 
-from sciml.errors import ConfigError, ShapeError
+from sciml.core.errors import ConfigError, ShapeError
+from sciml.core.registry import MODELS, OBJECTIVES
 from sciml.nde import DiagonalDiffusion, NeuralDEModel, NeuralSDE, SDEMomentMatching, latent_ode, neural_sde
-from sciml.registry import MODELS, OBJECTIVES
 
 
 class _Constant(nn.Module):

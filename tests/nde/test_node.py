@@ -11,7 +11,7 @@ import pytest
 import torch
 from torch import nn
 
-from sciml.errors import ConfigError, UnknownNameError
+from sciml.core.errors import ConfigError, UnknownNameError
 from sciml.nde import MLPVectorField, NeuralODE
 from sciml.numerics import SolverError
 from tests.problems import LinearSystem, QuadraticBlowUp

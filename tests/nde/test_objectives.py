@@ -7,10 +7,10 @@ import math
 import pytest
 import torch
 
-from sciml.errors import ShapeError
-from sciml.models import build_model
+from sciml.core import build_model
+from sciml.core.errors import ShapeError
+from sciml.core.registry import MODELS, OBJECTIVES
 from sciml.nde import NDEClassification, NDERegression, NeuralODE, node_classifier
-from sciml.registry import MODELS, OBJECTIVES
 from sciml.training import Trainer
 from tests.nde.test_node import LinearField
 from tests.problems import LinearSystem

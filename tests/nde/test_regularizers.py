@@ -16,7 +16,7 @@ import numpy as np
 import pytest
 import torch
 
-from sciml.errors import ConfigError, UnknownNameError
+from sciml.core.errors import ConfigError, UnknownNameError
 from sciml.nde import (
     STEER,
     GlobalErrorRegularizer,

@@ -7,7 +7,7 @@ import pytest
 import torch
 from torch import nn
 
-from sciml.errors import ConfigError, UnknownNameError
+from sciml.core.errors import ConfigError, UnknownNameError
 from sciml.nde import (
     MLPVectorField,
     NeuralODE,

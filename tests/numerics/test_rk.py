@@ -10,7 +10,7 @@ import pytest
 import torch
 import torchdiffeq
 
-from sciml.errors import ShapeError, UnknownNameError
+from sciml.core.errors import ShapeError, UnknownNameError
 from sciml.numerics import (
     DOPRI5,
     TABLEAUS,

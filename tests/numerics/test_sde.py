@@ -14,7 +14,7 @@ import pytest
 import torch
 import torchsde
 
-from sciml.errors import ShapeError, UnknownNameError
+from sciml.core.errors import ShapeError, UnknownNameError
 from sciml.numerics import SDE_METHODS, SolverError, milstein_step, sdeint
 
 F64 = torch.float64

@@ -8,7 +8,7 @@ from fractions import Fraction
 import numpy as np
 import pytest
 
-from sciml.errors import UnknownNameError
+from sciml.core.errors import UnknownNameError
 from sciml.numerics import BS3, DOPRI5, EULER, RK4, TABLEAUS, TSIT5, ButcherTableau, get_tableau
 from sciml.numerics.tableaus import rooted_trees
 

@@ -15,11 +15,11 @@ import math
 import pytest
 import torch
 
-from sciml.errors import ConfigError, ShapeError
+from sciml.core.errors import ConfigError, ShapeError
+from sciml.core.objectives import Supervised
+from sciml.core.registry import MODELS
 from sciml.operators import dense_parameter_count, fno, parameter_count, tfno, to_precision
-from sciml.registry import MODELS
 from sciml.training.checkpoint import model_state_dict
-from sciml.training.objectives import Supervised
 
 IN_CHANNELS, OUT_CHANNELS, BATCH = 2, 3, 3
 

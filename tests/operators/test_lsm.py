@@ -7,9 +7,9 @@ import math
 import pytest
 import torch
 
-from sciml.errors import ConfigError, ShapeError
+from sciml.core.errors import ConfigError, ShapeError
+from sciml.core.objectives import Supervised
 from sciml.operators import NeuralSpectralBlock, lsm, lsm_padded_shape
-from sciml.training.objectives import Supervised
 from tests.conftest import heat_map_data
 
 SMALL = dict(width=8, num_basis=4, num_token=2, patch_size=2, depth=2, num_heads=2, projection_channels=16)

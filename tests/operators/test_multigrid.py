@@ -8,12 +8,12 @@ import io
 import pytest
 import torch
 
-from sciml.errors import ConfigError, ShapeError
+from sciml.core.errors import ConfigError, ShapeError
+from sciml.core.objectives import Supervised
+from sciml.core.registry import MODELS
 from sciml.operators import MultigridPatchedOperator, mgtfno, multigrid_valid_size, to_precision
 from sciml.operators.multigrid import PADDING_MODES, STITCHINGS
-from sciml.registry import MODELS
 from sciml.training.checkpoint import model_state_dict
-from sciml.training.objectives import Supervised
 
 SMALL = {1: dict(n_modes=(4,), hidden_channels=8, n_layers=2), 2: dict(n_modes=(4, 4), hidden_channels=8, n_layers=2)}
 

@@ -51,7 +51,7 @@ def _output_and_gradients(key: str, batch: int, levels: int, world: int) -> dict
     """One forward/backward: output, raw and mean-reduced gradients, DDP gradients, inner batch sizes."""
     import torch.distributed as dist
 
-    from sciml.training.metrics import relative_l2
+    from sciml.core.metrics import relative_l2
 
     x, y = _data(batch, SHAPES[key], seed=1)
     model = _model(key, levels=levels)
@@ -122,7 +122,7 @@ def _sharded_batch_error(world: int) -> str:
     """The message when ranks hold different batches (what a sharded Dataset would give)."""
     import torch.distributed as dist
 
-    from sciml.errors import ConfigError
+    from sciml.core.errors import ConfigError
 
     if world == 1:
         return ""

@@ -79,8 +79,8 @@ def test_shape_check_forward_leaves_batch_norm_statistics_alone():
     moved the LSM's batch-norm running statistics and changed the evaluated error by 2 %."""
     import torch
 
-    from sciml.experiment import _smoke_forward
     from sciml.operators import lsm
+    from sciml.operators._task import smoke_forward as _smoke_forward
 
     model = lsm(in_channels=2, out_channels=1, n_dim=2, width=8, num_basis=4, num_token=2, patch_size=4, depth=2)
     before = {k: v.clone() for k, v in model.state_dict().items()}

@@ -9,10 +9,10 @@ import pytest
 import torch
 from torch import nn
 
+from sciml.core.errors import ConfigError, ShapeError
+from sciml.core.registry import OBJECTIVES
 from sciml.data import FieldDataset, Provenance, write_fields
-from sciml.errors import ConfigError, ShapeError
 from sciml.operators import Rollout, plot_rollout_error, rollout, rollout_error_curve
-from sciml.registry import OBJECTIVES
 
 NU, DT, S = 0.01, 0.1, 32
 

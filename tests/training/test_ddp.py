@@ -65,7 +65,14 @@ def test_ddp_matches_single_process(tmp_path):
     w_single = torch.load(tmp_path / "single" / "weights.pt")
     assert w_ddp.keys() == w_single.keys()
     max_diff = max((w_ddp[k] - w_single[k]).abs().max().item() for k in w_single)
-    assert max_diff < 1e-5, f"final weights differ by {max_diff:.3g}"
+    scale = max(w_single[k].abs().max().item() for k in w_single)
+    # The two runs reduce every gradient in another order (two half-batch means, then the mean over
+    # ranks), so each step's gradients differ by a few float32 eps; Adam's m / sqrt(v) is scale-free and
+    # passes relative differences on to the weights. Bound: 16 eps |w| per optimizer step. A sharding or
+    # averaging bug moves the weights by the order of the updates themselves (lr * steps = 0.12).
+    steps = EPOCHS * N_SAMPLES // GLOBAL_BATCH
+    tol = 16 * steps * torch.finfo(torch.float32).eps * scale
+    assert max_diff < tol, f"final weights differ by {max_diff:.3g} (bound {tol:.3g})"
 
     rank0, rank1 = tmp_path / "ddp" / "run" / "rank0", tmp_path / "ddp" / "run" / "rank1"
     assert {"last.pt", "best.pt", "metrics.json", "metrics.csv"} <= {p.name for p in rank0.iterdir()}

@@ -191,7 +191,7 @@ def test_patches_switches_distribute_patches_on_and_leaves_the_model_config_alon
     """With 2 ranks this flag makes each forward spread the patches; a sharded batch would then
     fail the operator's replicated-input check, so the CLI run above also shows the ranks held
     replicated batches. In one process the flag is a no-op: a normal run."""
-    from sciml.config import ExperimentConfig
+    from sciml.core.config import ExperimentConfig
     from sciml.experiment import build_run
 
     raw = json.loads(_config(tmp_path).read_text())

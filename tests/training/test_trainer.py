@@ -12,9 +12,10 @@ import pytest
 import torch
 from torch import nn
 
+from sciml.core import AbstractObjective, relative_l2
+from sciml.core.errors import ConfigError, TrainingDivergedError
 from sciml.data import FieldDataset
-from sciml.errors import ConfigError, TrainingDivergedError
-from sciml.training import AbstractObjective, EarlyStopping, Trainer, load_checkpoint, relative_l2, seed_everything
+from sciml.training import EarlyStopping, Trainer, load_checkpoint, seed_everything
 
 
 class MSE(AbstractObjective):

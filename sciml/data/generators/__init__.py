@@ -1,6 +1,6 @@
 """Registered data generators.
 
-A generator is a function registered in :data:`sciml.registry.GENERATORS` with the
+A generator is a function registered in :data:`sciml.core.registry.GENERATORS` with the
 signature::
 
     generator(path, *, n, seed=0, device="cpu", batch_size=..., progress=False, **params) -> str
@@ -18,6 +18,8 @@ import inspect
 import os
 from typing import Any
 
+from sciml.core.errors import ConfigError
+from sciml.core.registry import GENERATORS
 from sciml.data.generators import advection as _advection  # noqa: F401  (registers advection_diffusion1d)
 from sciml.data.generators import burgers as _burgers  # noqa: F401  (registers burgers1d)
 from sciml.data.generators import chaos as _chaos  # noqa: F401  (registers chaos)
@@ -25,12 +27,11 @@ from sciml.data.generators import darcy as _darcy  # noqa: F401  (registers darc
 from sciml.data.generators import digits as _digits  # noqa: F401  (registers digits)
 from sciml.data.generators import kdv as _kdv  # noqa: F401  (registers kdv1d)
 from sciml.data.generators import kuramoto_sivashinsky as _kuramoto_sivashinsky  # noqa: F401  (registers kuramoto_sivashinsky1d)
+from sciml.data.generators import linear as _linear  # noqa: F401  (registers linear_ode)
 from sciml.data.generators import navier_stokes as _navier_stokes  # noqa: F401  (registers navier_stokes2d)
 from sciml.data.generators import oscillators as _oscillators  # noqa: F401  (registers oscillators)
 from sciml.data.generators import reaction_diffusion as _reaction_diffusion  # noqa: F401  (registers reaction_diffusion1d)
 from sciml.data.generators import spiral_sde as _spiral_sde  # noqa: F401  (registers spiral_sde)
-from sciml.errors import ConfigError
-from sciml.registry import GENERATORS
 
 __all__ = ["generate", "generator_parameters"]
 

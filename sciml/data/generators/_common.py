@@ -14,8 +14,8 @@ from typing import Any
 import numpy as np
 import torch
 
-from sciml.errors import ConfigError, DataError
-from sciml.io import atomic_path
+from sciml.core.errors import ConfigError, DataError
+from sciml.core.io import atomic_path
 from sciml.numerics.spectral import gaussian_random_field
 
 logger = logging.getLogger(__name__)

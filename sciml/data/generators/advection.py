@@ -20,11 +20,11 @@ from collections.abc import Sequence
 import numpy as np
 import torch
 
+from sciml.core.errors import ConfigError
+from sciml.core.registry import GENERATORS
 from sciml.data.generators._common import check_parameters, grf_initial_conditions, resolve_device, sample_generator
 from sciml.data.schema import FieldsWriter, Provenance
-from sciml.errors import ConfigError
 from sciml.numerics.spectral import wavenumbers
-from sciml.registry import GENERATORS
 
 __all__ = ["advection_diffusion1d", "solve_advection_diffusion", "sine_initial_conditions"]
 

@@ -21,16 +21,16 @@ from collections.abc import Sequence
 import numpy as np
 import torch
 
+from sciml.core.errors import ConfigError, DataError
+from sciml.core.registry import GENERATORS
 from sciml.data.generators._common import check_parameters, grf_initial_conditions, resolve_device, sample_generator
 from sciml.data.schema import FieldsWriter, Provenance
-from sciml.errors import ConfigError, DataError
 from sciml.numerics.spectral import (
     dealias_mask,
     etdrk4_coefficients,
     etdrk4_step,
     wavenumbers,
 )
-from sciml.registry import GENERATORS
 
 __all__ = ["burgers1d", "solve_burgers", "grf_initial_conditions", "sample_generator", "resolve_device"]
 

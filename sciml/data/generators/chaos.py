@@ -42,11 +42,11 @@ from typing import Any
 import numpy as np
 import torch
 
+from sciml.core.errors import ConfigError, DataError, UnknownNameError
+from sciml.core.registry import GENERATORS
 from sciml.data.generators._common import check_parameters, resolve_device
 from sciml.data.schema import Provenance, TrajectoriesWriter
-from sciml.errors import ConfigError, DataError, UnknownNameError
 from sciml.numerics.tableaus import DOPRI5
-from sciml.registry import GENERATORS
 
 __all__ = [
     "chaos",

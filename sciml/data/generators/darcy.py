@@ -28,10 +28,10 @@ import scipy.sparse as sp
 import scipy.sparse.linalg as spla
 import torch
 
+from sciml.core.errors import ConfigError, DataError
+from sciml.core.registry import GENERATORS
 from sciml.data.generators._common import check_parameters, resolve_device, sample_generator
 from sciml.data.schema import FieldsWriter, Provenance
-from sciml.errors import ConfigError, DataError
-from sciml.registry import GENERATORS
 
 __all__ = ["darcy2d", "solve_darcy", "darcy_matrix", "darcy_coefficients", "cosine_gaussian_random_field"]
 

@@ -10,10 +10,10 @@ from __future__ import annotations
 
 import numpy as np
 
+from sciml.core.errors import ConfigError
+from sciml.core.registry import GENERATORS
 from sciml.data.generators._common import check_parameters
 from sciml.data.schema import Provenance, SamplesWriter
-from sciml.errors import ConfigError
-from sciml.registry import GENERATORS
 
 __all__ = ["digits", "load_digits_arrays"]
 

@@ -25,12 +25,12 @@ from collections.abc import Sequence
 import numpy as np
 import torch
 
+from sciml.core.errors import ConfigError
+from sciml.core.registry import GENERATORS
 from sciml.data.generators._common import check_parameters, resolve_device, sample_generator
 from sciml.data.generators.kuramoto_sivashinsky import METHOD, integrate_semilinear_1d
 from sciml.data.schema import FieldsWriter, Provenance
-from sciml.errors import ConfigError
 from sciml.numerics.spectral import dealias_mask, wavenumbers
-from sciml.registry import GENERATORS
 
 __all__ = ["kdv1d", "solve_kdv", "soliton", "soliton_initial_conditions", "kdv_time_step"]
 

@@ -27,11 +27,11 @@ from collections.abc import Sequence
 import numpy as np
 import torch
 
+from sciml.core.errors import ConfigError, DataError
+from sciml.core.registry import GENERATORS
 from sciml.data.generators._common import BatchCache, check_parameters, resolve_device, sample_generator
 from sciml.data.schema import FieldsWriter, Provenance
-from sciml.errors import ConfigError, DataError
 from sciml.numerics.spectral import dealias_mask, gaussian_random_field, wavenumbers
-from sciml.registry import GENERATORS
 
 __all__ = [
     "navier_stokes2d",

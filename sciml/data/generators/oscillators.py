@@ -24,10 +24,10 @@ import math
 import numpy as np
 import torch
 
+from sciml.core.registry import GENERATORS
 from sciml.data.generators._common import check_parameters, resolve_device, sample_generator
 from sciml.data.generators.chaos import integrate_batch
 from sciml.data.schema import Provenance, TrajectoriesWriter
-from sciml.registry import GENERATORS
 
 __all__ = ["oscillators", "oscillator_rhs", "SYSTEMS"]
 

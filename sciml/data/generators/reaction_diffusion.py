@@ -37,12 +37,12 @@ from collections.abc import Sequence
 import numpy as np
 import torch
 
+from sciml.core.errors import ConfigError
+from sciml.core.registry import GENERATORS
 from sciml.data.generators._common import check_parameters, grf_initial_conditions, resolve_device
 from sciml.data.generators.kuramoto_sivashinsky import METHOD, integrate_semilinear_1d
 from sciml.data.schema import FieldsWriter, Provenance
-from sciml.errors import ConfigError
 from sciml.numerics.spectral import wavenumbers
-from sciml.registry import GENERATORS
 
 __all__ = [
     "reaction_diffusion1d",

@@ -28,10 +28,10 @@ import numpy as np
 import torch
 from torch import nn
 
+from sciml.core.errors import DataError
+from sciml.core.registry import GENERATORS
 from sciml.data.generators._common import check_parameters, resolve_device, sample_generator
 from sciml.data.schema import Provenance, TrajectoriesWriter
-from sciml.errors import DataError
-from sciml.registry import GENERATORS
 
 __all__ = ["spiral_sde", "SpiralSDE", "GridBrownian"]
 

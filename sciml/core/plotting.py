@@ -12,7 +12,7 @@ from pathlib import Path
 
 import numpy as np
 
-from sciml.io import atomic_path
+from sciml.core.io import atomic_path
 
 __all__ = ["plot_fields", "plot_history"]
 

@@ -7,8 +7,8 @@ from __future__ import annotations
 
 import torch
 
-from sciml.errors import ShapeError
-from sciml.registry import METRICS
+from sciml.core.errors import ShapeError
+from sciml.core.registry import METRICS
 
 __all__ = ["relative_l2", "nrmse", "mse", "rmse", "max_abs_error", "fourier_band_errors", "compute_metrics"]
 

@@ -11,9 +11,9 @@ from typing import Any
 import torch
 from torch import nn
 
-from sciml.errors import ConfigError
-from sciml.registry import OBJECTIVES
-from sciml.training.metrics import relative_l2
+from sciml.core.errors import ConfigError
+from sciml.core.metrics import relative_l2
+from sciml.core.registry import OBJECTIVES
 
 __all__ = ["AbstractObjective", "Supervised"]
 

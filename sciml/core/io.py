@@ -10,7 +10,7 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-from sciml.errors import DataError
+from sciml.core.errors import DataError
 
 __all__ = ["atomic_path", "write_json", "environment"]
 
