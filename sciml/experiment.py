@@ -77,6 +77,12 @@ def _phases(cfg: ExperimentConfig) -> list[dict[str, Any]] | None:
         return None
     phases = []
     for i, phase in enumerate(cfg.train.phases):
+        if isinstance(phase.steps, bool) or not isinstance(phase.steps, int) or phase.steps < 1:
+            raise ConfigError(
+                f"train.phases[{i}].steps must be a positive number of optimizer steps, got {phase.steps!r}"
+            )
+        if phase.optimizer.name not in OPTIMIZERS:
+            raise ConfigError(f"train.phases[{i}].optimizer.name: {OPTIMIZERS.unknown(phase.optimizer.name)}")
         args = _optimizer_args(phase.optimizer)
         entry = {
             "optimizer": args["optimizer"],
@@ -88,8 +94,6 @@ def _phases(cfg: ExperimentConfig) -> list[dict[str, Any]] | None:
         if phase.scheduler is not None and phase.scheduler.name not in ("", "none"):
             entry["scheduler"] = phase.scheduler.name
             entry["scheduler_kwargs"] = dict(phase.scheduler.kwargs)
-        if phase.steps < 1:
-            raise ConfigError(f"train.phases[{i}].steps must be a positive number of optimizer steps, got {phase.steps}")
         phases.append(entry)
     return phases
 

@@ -13,10 +13,17 @@ __all__: list[str] = []
 OPTIMIZERS.register("adam", torch.optim.Adam, doc="Adam (Kingma & Ba 2015)")
 OPTIMIZERS.register("adamw", torch.optim.AdamW, doc="Adam with decoupled weight decay")
 OPTIMIZERS.register("sgd", torch.optim.SGD, doc="stochastic gradient descent (momentum via kwargs)")
+
+
+def lbfgs(params, lr: float = 1.0, line_search_fn: str | None = "strong_wolfe", **kwargs) -> torch.optim.LBFGS:
+    """``torch.optim.LBFGS`` with the strong Wolfe line search by default (``line_search_fn=None`` for fixed steps)."""
+    return torch.optim.LBFGS(params, lr=lr, line_search_fn=line_search_fn, **kwargs)
+
+
 OPTIMIZERS.register(
     "lbfgs",
-    torch.optim.LBFGS,
-    doc="L-BFGS driven with a closure (PINNs after Adam; line_search_fn='strong_wolfe')",
+    lbfgs,
+    doc="L-BFGS with strong Wolfe line search, driven with a closure (PINNs after Adam)",
     needs_closure=True,
     weight_decay=False,
 )

@@ -90,14 +90,23 @@ class ObjectiveConfig:
     kwargs: dict[str, Any] = field(default_factory=dict)
 
 
+_OPTIMIZER_DEFAULTS: dict[str, dict[str, float]] = {"*": {"lr": 1e-3, "weight_decay": 1e-4}, "lbfgs": {"lr": 1.0}}
+
+
 @dataclass
 class OptimizerConfig:
-    """A registered optimizer and its arguments (``lr``, ``weight_decay``, ...)."""
+    """A registered optimizer and its arguments (``lr``, ``weight_decay``, ...).
+
+    Missing ``lr`` / ``weight_decay`` take the optimizer's defaults: ``lr=1e-3,
+    weight_decay=1e-4`` for the gradient methods, ``lr=1.0`` (and no weight decay) for
+    ``lbfgs``, whose line search scales the step.
+    """
 
     name: str = "adamw"
-    kwargs: dict[str, Any] = field(default_factory=lambda: {"lr": 1e-3, "weight_decay": 1e-4})
+    kwargs: dict[str, Any] = field(default_factory=dict)
 
     def __post_init__(self):
+        self.kwargs = {**_OPTIMIZER_DEFAULTS.get(self.name, _OPTIMIZER_DEFAULTS["*"]), **self.kwargs}
         for key in ("lr", "weight_decay"):
             value = self.kwargs.get(key)
             if value is None:

@@ -23,12 +23,25 @@ class AbstractObjective:
 
     Subclasses implement ``__call__(model, batch) -> dict`` with a scalar ``loss`` (and
     optionally other scalars to log, and ``pred``: the prediction evaluation compares with
-    ``batch["y"]``, which spares a second forward pass) and may override :meth:`predict`.
+    ``batch["y"]``, which spares a second forward pass) and may override :meth:`predict`,
+    :meth:`begin_step` (the global step, for schedules: closure optimizers call the
+    objective several times per step, so counting calls is wrong) and
+    :meth:`state_dict` / :meth:`load_state_dict`.
     ``needs_grad_in_eval`` is True for objectives that differentiate the model's output
     with respect to its input (PINN residuals) even during validation.
     """
 
     needs_grad_in_eval = False
+
+    def begin_step(self, step: int) -> None:
+        """Called by the Trainer once per optimizer step (before any closure call) with the 0-based global step."""
+
+    def state_dict(self) -> dict[str, Any]:
+        """State that a resumed run needs (schedules, running statistics); saved in checkpoints."""
+        return {}
+
+    def load_state_dict(self, state: dict[str, Any]) -> None:
+        """Restore :meth:`state_dict`."""
 
     def __call__(self, model: nn.Module, batch: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
         raise NotImplementedError  # AbstractObjective: subclasses implement it

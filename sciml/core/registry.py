@@ -120,9 +120,10 @@ class Registry(Generic[T]):
         try:
             return self._items[name]
         except (KeyError, TypeError):
-            raise self._unknown(name) from None
+            raise self.unknown(name) from None
 
-    def _unknown(self, name: Any) -> UnknownNameError:
+    def unknown(self, name: Any) -> UnknownNameError:
+        """The error for a name that is not registered: close matches, the valid names, unavailable families."""
         close = difflib.get_close_matches(str(name), list(self._items), n=3, cutoff=0.5)
         hint = f" (did you mean {', '.join(repr(c) for c in close)}?)" if close else ""
         valid = ", ".join(sorted(self._items)) or "(none registered)"

@@ -42,7 +42,18 @@ class _NDEObjective(AbstractObjective):
 
     def __init__(self, regularizer: Any = None, regularizer_kwargs: dict[str, Any] | None = None):
         self.regularizer = build_regularizer(regularizer, **(regularizer_kwargs or {}))
-        self.step = 0  # optimizer steps seen, for the regularizer's schedule
+        self.step = 0  # the optimizer step of the regularizer's schedule
+        self._driven = False  # True once a Trainer reports the steps
+
+    def begin_step(self, step: int) -> None:
+        """The Trainer's global step: the schedule follows optimizer steps, not closure calls, and survives resume."""
+        self.step, self._driven = int(step), True
+
+    def state_dict(self) -> dict[str, Any]:
+        return {"step": self.step}
+
+    def load_state_dict(self, state: dict[str, Any]) -> None:
+        self.step = int(state.get("step", 0))
 
     def _solve(self, model: nn.Module, x: torch.Tensor, t: torch.Tensor | None):
         encode, dynamics, decode = _parts(model)
@@ -50,7 +61,8 @@ class _NDEObjective(AbstractObjective):
         training = dynamics.training and torch.is_grad_enabled()
         if self.regularizer is not None and training:
             out, reg = self.regularizer.solve(dynamics, y0, t, step=self.step)
-            self.step += 1
+            if not self._driven:  # called outside a Trainer: count the training solves
+                self.step += 1
         else:
             out, reg = dynamics(y0, t), y0.new_zeros(())
         stats = dynamics.last_stats

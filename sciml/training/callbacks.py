@@ -22,11 +22,20 @@ from sciml.training.distributed import is_main_process
 if TYPE_CHECKING:  # pragma: no cover
     from sciml.training.trainer import Trainer
 
-__all__ = ["Callback", "CheckpointCallback", "EarlyStopping", "MetricsLogger", "ProgressBar"]
+__all__ = ["Callback", "CheckpointCallback", "EarlyStopping", "MetricsLogger", "ProgressBar", "callback_keys"]
 
 
 class Callback:
-    """Base class; every hook is optional."""
+    """Base class; every hook is optional.
+
+    ``on_epoch_end`` runs at the end of every *period* (an epoch, or ``eval_every`` steps,
+    or a phase; see :class:`~sciml.training.Trainer`), with the period's index and log row.
+    A callback with state saves it under ``state_key`` (default: the class name, with
+    ``#2``, ``#3``... for later callbacks of the same class), so two instances of one class
+    resume their own state.
+    """
+
+    state_key: str | None = None
 
     def on_fit_start(self, trainer: Trainer) -> None: ...
 
@@ -44,14 +53,30 @@ class Callback:
     def load_state_dict(self, state: dict[str, Any]) -> None: ...
 
 
+def callback_keys(callbacks: list[Callback]) -> list[tuple[str, Callback]]:
+    """``(key, callback)`` pairs with unique checkpoint keys (see :class:`Callback`)."""
+    seen: dict[str, int] = {}
+    pairs = []
+    for cb in callbacks:
+        base = cb.state_key or type(cb).__name__
+        seen[base] = seen.get(base, 0) + 1
+        key = base if seen[base] == 1 else f"{base}#{seen[base]}"
+        pairs.append((key, cb))
+    keys = [k for k, _ in pairs]
+    if len(set(keys)) != len(keys):
+        raise ValueError(f"callback state keys collide: {keys}; give the callbacks distinct state_key values")
+    return pairs
+
+
 class CheckpointCallback(Callback):
-    """Write ``last.pt`` every ``every`` epochs and ``best.pt`` when ``monitor`` improves.
+    """Write ``last.pt`` every ``every`` periods and ``best.pt`` when ``monitor`` improves.
 
     Parameters
     ----------
     run_dir : path-like
     every : int
-        Epoch interval of ``last.pt``; the last epoch is always written.
+        Period interval of ``last.pt``; the last period is always written (also when a
+        later callback stops the run early).
     monitor : str
         Logged quantity to minimize (``val_loss`` when validation data is given,
         else ``train_loss``).
@@ -62,6 +87,7 @@ class CheckpointCallback(Callback):
         self.every = max(1, int(every))
         self.monitor = monitor
         self.best = math.inf
+        self._saved_step: int | None = None
 
     def on_epoch_end(self, trainer: Trainer, epoch: int, logs: dict[str, float]) -> None:
         monitor = self.monitor or ("val_loss" if "val_loss" in logs else "train_loss")
@@ -69,12 +95,20 @@ class CheckpointCallback(Callback):
         improved = value < self.best
         if improved:
             self.best = value
-        last = epoch + 1 == trainer.max_epochs or trainer.should_stop
         if is_main_process():
-            if (epoch + 1) % self.every == 0 or last:
+            if (epoch + 1) % self.every == 0 or trainer.finished:
                 trainer.save(self.run_dir / "last.pt")
+                self._saved_step = trainer.global_step
             if improved:
                 trainer.save(self.run_dir / "best.pt")
+
+    def on_fit_end(self, trainer: Trainer) -> None:
+        # a later callback (early stopping) may have ended the run after this one ran: write
+        # the final period's state, but only at a period end and never a diverged one
+        at_period_end = bool(trainer.history) and trainer.history[-1].get("step") == trainer.global_step
+        if is_main_process() and at_period_end and not trainer.diverged and self._saved_step != trainer.global_step:
+            trainer.save(self.run_dir / "last.pt")
+            self._saved_step = trainer.global_step
 
     def state_dict(self) -> dict[str, Any]:
         return {"best": self.best}
@@ -144,7 +178,8 @@ class ProgressBar(Callback):
         if enabled and is_main_process():
             from tqdm.auto import tqdm
 
-            self.bar = tqdm(total=trainer.max_epochs, initial=trainer.epoch, desc="train", unit="epoch")
+            unit = "epoch" if trainer.eval_every is None and trainer.max_steps is None else "period"
+            self.bar = tqdm(total=trainer.total_periods, initial=len(trainer.history), desc="train", unit=unit)
 
     def on_epoch_end(self, trainer: Trainer, epoch: int, logs: dict[str, float]) -> None:
         if self.bar is not None:

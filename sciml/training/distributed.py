@@ -38,6 +38,7 @@ __all__ = [
     "rank",
     "is_main_process",
     "all_reduce_mean",
+    "all_reduce_sum",
     "broadcast_module",
     "EpochSampler",
     "ReplicatedBatches",
@@ -70,6 +71,13 @@ def rank() -> int:
 
 def is_main_process() -> bool:
     return rank() == 0
+
+
+def all_reduce_sum(t: torch.Tensor) -> torch.Tensor:
+    if world_size() > 1:
+        t = t.clone()
+        dist.all_reduce(t, op=dist.ReduceOp.SUM)
+    return t
 
 
 def all_reduce_mean(t: torch.Tensor) -> torch.Tensor:
@@ -106,9 +114,11 @@ class EpochSampler(torch.utils.data.Sampler[int]):
         self.n, self.seed, self.shuffle = n, seed, shuffle
         self.rank, self.world = rank, world_size
         self.epoch = 0
+        self.start = 0
 
-    def set_epoch(self, epoch: int) -> None:
-        self.epoch = epoch
+    def set_epoch(self, epoch: int, start: int = 0) -> None:
+        """Select the epoch's permutation; ``start`` skips that many of this rank's indices (resume mid-epoch)."""
+        self.epoch, self.start = epoch, int(start)
 
     def _order(self) -> list[int]:
         if self.shuffle:
@@ -123,10 +133,11 @@ class EpochSampler(torch.utils.data.Sampler[int]):
         return perm[self.rank :: self.world]
 
     def __iter__(self):
-        return iter(self._order())
+        return iter(self._order()[self.start :])
 
     def __len__(self) -> int:
-        return (self.n + self.world - 1) // self.world if self.world > 1 else self.n
+        full = (self.n + self.world - 1) // self.world if self.world > 1 else self.n
+        return max(0, full - self.start)
 
 
 class ReplicatedBatches:

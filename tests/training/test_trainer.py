@@ -112,7 +112,7 @@ def test_early_stopping_and_self_describing_checkpoint(tmp_path, heat_file):
     assert meta["environment"]["torch"] == torch.__version__ and meta["environment"]["sciml"] == "0.1.0"
     rows = json.loads((tmp_path / "metrics.json").read_text())["history"]
     assert [r["epoch"] for r in rows] == [1, 2, 3]
-    assert (tmp_path / "metrics.csv").read_text().splitlines()[0].startswith("epoch,train_loss")
+    assert (tmp_path / "metrics.csv").read_text().splitlines()[0].startswith("epoch,step,train_loss")
 
 
 _RESUME_SCRIPT = textwrap.dedent(
@@ -126,8 +126,8 @@ _RESUME_SCRIPT = textwrap.dedent(
     data, run_dir, kill_after, out = sys.argv[1], sys.argv[2], int(sys.argv[3]), sys.argv[4]
 
     class KillAfter(Callback):
-        def on_epoch_end(self, trainer, epoch, logs):
-            if epoch + 1 == kill_after:
+        def on_epoch_start(self, trainer, epoch):
+            if kill_after and epoch == kill_after:  # after epoch `kill_after`'s checkpoint
                 os.kill(os.getpid(), signal.SIGKILL)  # a hard kill: nothing after this runs
 
     torch.set_num_threads(1)
