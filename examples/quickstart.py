@@ -65,7 +65,7 @@ def main(argv=None) -> dict:
     )
     print(f"[2/3] training {cfg.model.name} {cfg.model.kwargs} for {args.epochs} epochs on {args.device}")
     start = time.perf_counter()
-    result = train_experiment(cfg)
+    result = train_experiment(cfg, overwrite=True)  # the demo replaces its former run (the data file stays)
     t_train = time.perf_counter() - start
     test = result["test"]
     summary = {

@@ -6,8 +6,8 @@
     sciml data generate NAME --n N [--resolution R] [--seed S] --out FILE.h5 [key=value ...]
     sciml data recipe NAME --out FILE.h5 [--small]
     sciml data info FILE.h5
-    sciml train CONFIG.yaml [key.sub=value ...] [--resume]
-    sciml eval RUN_DIR [--data FILE.h5] [--split test]
+    sciml train CONFIG.yaml [key.sub=value ...] [--resume [last|best|PATH]] [--overwrite]
+    sciml eval RUN_DIR [--data FILE.h5] [--split test] [--out DIR]
 
 Errors caused by input print one line on stderr and exit with code 2; ``--debug`` shows
 the traceback instead.
@@ -16,7 +16,9 @@ the traceback instead.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
+import os
 import signal
 import sys
 import threading
@@ -81,8 +83,8 @@ def _cmd_data(args: argparse.Namespace) -> int:
         recipe = load_recipe(args.recipe)
         if Path(args.out).exists() and not args.force:
             raise ConfigError(f"{args.out} exists; pass --force to overwrite it or choose another --out")
-        digest = build_recipe(recipe, args.out, small=args.small, check=not args.no_check)
-        print(f"wrote {args.out} from recipe '{recipe.name}' (content_sha256 {digest}, matches the manifest)")
+        result = build_recipe(recipe, args.out, small=args.small, check=not args.no_check)
+        print(f"wrote {args.out} from recipe '{recipe.name}' ({result.message})")
         return 0
     from sciml.data.generators import generate
 
@@ -110,18 +112,25 @@ def _resolve_config(path: str) -> Path:
     return p
 
 
+def _note(message: str) -> None:
+    print(f"sciml: {message}", file=sys.stderr)
+
+
 def _cmd_train(args: argparse.Namespace) -> int:
     from sciml.core.config import load_config
     from sciml.experiment import train_experiment
     from sciml.training.distributed import is_main_process, shutdown_distributed
 
+    config = Path(args.config)
+    if config.is_dir():
+        hint = " (it is a run directory: evaluate it with 'sciml eval DIR', or resume it with 'sciml train DIR/config.json --resume')" if (config / "config.json").exists() else ""
+        raise ConfigError(f"{config} is a directory, not a config file{hint}")
     cfg = load_config(_resolve_config(args.config), args.overrides)
     try:
-        result = train_experiment(cfg, resume=args.resume)
+        result = train_experiment(cfg, resume=args.resume or False, overwrite=args.overwrite, report=_note)
         main = is_main_process()  # asked before the process group is gone (afterwards every rank is 0)
     finally:
         shutdown_distributed()
-
     if main:
         print(json.dumps(result["test"], indent=2))
         print(f"run directory: {cfg.train.run_dir}")
@@ -134,9 +143,15 @@ def _cmd_eval(args: argparse.Namespace) -> int:
     # another file is evaluated whole unless a split is named; the training file on its test split
     split = args.split or ("all" if args.data else "test")
     split = None if split == "all" else split
-    metrics = evaluate_run(args.run_dir, args.data, device=args.device, split=split)
+    metrics = evaluate_run(args.run_dir, args.data, device=args.device, split=split, out=args.out, report=_note)
     print(json.dumps(metrics, indent=2))
     return 0
+
+
+def _version() -> str:
+    from sciml import __version__
+
+    return __version__
 
 
 class _Parser(argparse.ArgumentParser):
@@ -149,6 +164,7 @@ class _Parser(argparse.ArgumentParser):
 def build_parser() -> argparse.ArgumentParser:
     parser = _Parser(prog="sciml", description="Scientific machine learning on one dataset format and one trainer.")
     parser.add_argument("--debug", action="store_true", help="show tracebacks instead of one-line errors")
+    parser.add_argument("--version", action="version", version=f"sciml {_version()}")
     sub = parser.add_subparsers(dest="command", required=True, parser_class=_Parser)
 
     p = sub.add_parser("list", help="print every registry (models, generators, objectives, metrics, ...)")
@@ -168,7 +184,11 @@ def build_parser() -> argparse.ArgumentParser:
     g.add_argument("--force", action="store_true", help="overwrite an existing file")
     g.add_argument("--progress", action="store_true", help="show a progress bar")
     g.add_argument("params", nargs="*", help="generator parameters as name=value (e.g. nu=0.01)")
-    r = dsub.add_parser("recipe", help="generate a standard dataset from datasets/NAME.yaml and check its checksum")
+    r = dsub.add_parser(
+        "recipe",
+        help="generate a standard dataset from datasets/NAME.yaml and check it against the manifest "
+        "(bitwise checksum, else numerical fingerprint)",
+    )
     r.add_argument("recipe", help="recipe name (datasets/NAME.yaml) or path")
     r.add_argument("--out", required=True)
     r.add_argument("--small", action="store_true", help="the small variant (what the tests regenerate)")
@@ -181,7 +201,12 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("train", help="train from a config file (YAML/TOML/JSON) or a packaged preset")
     p.add_argument("config")
     p.add_argument("overrides", nargs="*", help="key.sub=value overrides, e.g. train.epochs=5")
-    p.add_argument("--resume", action="store_true", help="continue from run_dir/last.pt")
+    p.add_argument(
+        "--resume", nargs="?", const="last", default=None, metavar="last|best|PATH",
+        help="continue from run_dir/last.pt (or best.pt, or a checkpoint path); the config may change only "
+        "the learning rate, the budget and the logistics (applied and reported)",
+    )
+    p.add_argument("--overwrite", action="store_true", help="replace the run in a non-empty train.run_dir")
     p.set_defaults(func=_cmd_train)
 
     p = sub.add_parser("eval", help="evaluate a run directory's checkpoint; writes metrics and plots")
@@ -189,6 +214,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--data", help="evaluate on this file instead of the training file's test split")
     p.add_argument("--split", default=None, help="train, val, test or all (default: test, or all with --data)")
     p.add_argument("--device", default="cpu")
+    p.add_argument("--out", default=None, help="write the metrics and plots here (default: the run directory)")
     p.set_defaults(func=_cmd_eval)
     return parser
 
@@ -213,6 +239,12 @@ def main(argv: Sequence[str] | None = None) -> int:
             raise
         print(f"sciml: error: {exc}", file=sys.stderr)
         return 2
+    except BrokenPipeError:
+        # the reader of our output went away (``sciml list | head``): exit quietly
+        with contextlib.suppress(OSError):
+            devnull = os.open(os.devnull, os.O_WRONLY)
+            os.dup2(devnull, sys.stdout.fileno())
+        return 0
     except KeyboardInterrupt:
         print(
             "sciml: interrupted; training resumes with --resume, a data generation from its finished batches "

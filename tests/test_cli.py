@@ -184,4 +184,5 @@ def test_train_a_neural_ode_on_trajectories(tmp_path, capsys, trajectory_file):
     assert history[-1]["train_task_loss"] < 0.4 * history[0]["train_task_loss"]  # measured 2.70 -> 0.77
     assert history[-1]["train_nfe"] > 0  # the solver's statistics reach the log
     code, out, err = _run(capsys, "eval", str(tmp_path / "run"))
-    assert code == 0, err and "test_loss" in json.loads(out)
+    assert code == 0, err
+    assert "test_loss" in json.loads(out), out

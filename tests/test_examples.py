@@ -7,9 +7,12 @@ import runpy
 import sys
 
 import pytest
+import torch
 
 from sciml.cli import _presets
 from sciml.core.config import load_config
+from sciml.core.metrics import relative_l2
+from sciml.data import FieldDataset
 
 
 def test_quickstart_tiny(tmp_path, monkeypatch):
@@ -31,18 +34,31 @@ def test_presets_load(preset):
     assert cfg.model.name and cfg.data.path and cfg.train.epochs > 0
 
 
+def _mean_field_relative_l2(path) -> float:
+    """Test relative L2 of predicting the training split's mean output field for every input."""
+
+    def everything(split):
+        ds = FieldDataset(path, split)
+        return next(iter(torch.utils.data.DataLoader(ds, batch_size=len(ds))))["y"]
+
+    train, test = everything("train"), everything("test")
+    return float(relative_l2(train.mean(dim=0, keepdim=True).expand_as(test), test).mean())
+
+
 def test_operators_darcy_tiny(tmp_path, monkeypatch):
     out = tmp_path / "darcy"
     monkeypatch.setattr(
-        sys, "argv", ["operators_darcy.py", "--out", str(out), "--n", "60", "--resolution", "16", "--epochs", "15"]
+        sys, "argv", ["operators_darcy.py", "--out", str(out), "--n", "100", "--resolution", "16", "--epochs", "20"]
     )
     runpy.run_path("examples/operators_darcy.py", run_name="__main__")
     models = json.loads((out / "summary.json").read_text())["models"]
     assert set(models) == {"fno", "tfno", "mgtfno", "lsm"}
-    # 48 training samples at 16 x 16, 15 epochs (measured: fno 0.18, tfno 0.34, mgtfno 0.56, lsm 0.07;
-    # predicting the mean field gives about 0.62)
-    assert models["fno"]["relative_l2"] < 0.3 and models["lsm"]["relative_l2"] < 0.2
-    assert models["tfno"]["relative_l2"] < 0.5 and models["mgtfno"]["relative_l2"] < 0.7
+    # 80 training samples at 16 x 16, 20 epochs. Predicting the training mean field scores 0.274 on the 10
+    # test samples; every model must beat it by 25 %: measured fno 0.105, tfno 0.137, mgtfno 0.140, lsm 0.042
+    # (at most 0.51 x the mean field; at 15 epochs on 60 samples TFNO and MG-TFNO did not beat it)
+    mean_field = _mean_field_relative_l2(out / "darcy16.h5")
+    for name, row in models.items():
+        assert row["relative_l2"] < 0.75 * mean_field, (name, row["relative_l2"], mean_field)
     assert models["tfno"]["parameters"] * 10 <= models["fno"]["parameters"]
     assert list(out.glob("*.png"))
 

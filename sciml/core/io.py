@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import glob
 import json
 import os
 import tempfile
@@ -31,13 +32,15 @@ def atomic_path(path: str | os.PathLike[str], suffix: str = "") -> Iterator[Path
     """Yield a temporary path beside ``path``; rename it onto ``path`` on success.
 
     On any exception (or a killed process) the final path is untouched and the
-    temporary file is removed (or, if the process died, left with a ``.tmp`` name that
-    no reader mistakes for a finished file).
+    temporary file is removed (or, if the process died, left with a ``.NAME.PID.XXXX.tmp``
+    name that no reader mistakes for a finished file, and removed by the next write of
+    ``path`` once that PID no longer runs).
     """
     final = Path(path)
     _prepare_parent(final)
+    _remove_stale_temporaries(final)
     try:
-        fd, tmp_name = tempfile.mkstemp(prefix=f".{final.name}.", suffix=f"{suffix}.tmp", dir=final.parent)
+        fd, tmp_name = tempfile.mkstemp(prefix=f".{final.name}.{os.getpid()}.", suffix=f"{suffix}.tmp", dir=final.parent)
     except OSError as exc:
         raise DataError(
             f"output path {final} is not writable ({exc.strerror or exc}); choose another output path"
@@ -55,6 +58,27 @@ def atomic_path(path: str | os.PathLike[str], suffix: str = "") -> Iterator[Path
         with contextlib.suppress(OSError):
             tmp.unlink()
         raise
+
+
+def _pid_alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:  # another user's live process
+        return True
+    return True
+
+
+def _remove_stale_temporaries(final: Path) -> None:
+    """Remove ``.NAME.PID.XXXX.tmp`` files of ``final`` left by a killed writer (its PID no longer runs)."""
+    prefix = f".{final.name}."
+    for tmp in final.parent.glob(f"{glob.escape(prefix)}*.tmp"):
+        pid_text = tmp.name[len(prefix) :].split(".", 1)[0]
+        if pid_text.isdigit() and _pid_alive(int(pid_text)):
+            continue  # a writer that is still running (pid-less names are from a killed older writer)
+        with contextlib.suppress(OSError):
+            tmp.unlink()
 
 
 def write_json(path: str | os.PathLike[str], obj: Any) -> None:

@@ -1165,8 +1165,13 @@ def _sample_datasets(f: h5py.File) -> list[str]:
     return [n for n in names if n in f]
 
 
-def validate(path: str | os.PathLike[str], *, check_finite: bool = True) -> FileInfo:
+def validate(
+    path: str | os.PathLike[str], *, check_finite: bool = True, splits: Mapping[str, Sequence[int]] | None = None
+) -> FileInfo:
     """Read every chunk of ``path`` once: fletcher32 checksums, finiteness, shapes, content hash.
+
+    ``splits`` (``{name: sample indices}``, the splits a run reads) restricts the finiteness
+    check to those samples and names the split of a bad sample in the message.
 
     Returns
     -------
@@ -1198,14 +1203,27 @@ def validate(path: str | os.PathLike[str], *, check_finite: bool = True) -> File
         elif kind == "scattered":
             hooks = _scattered_layout(f, p)
         classes = samples_layout(f, p)["classes"] if kind == "samples" else None
+        owner = None
+        if splits is not None:
+            owner = np.full(n, "", dtype=object)
+            for split_name, indices in splits.items():
+                owner[np.asarray(indices, dtype=np.int64)] = split_name
+
+        def label(i: int) -> str:
+            return f" (split '{owner[i]}')" if owner is not None and 0 <= i < n and owner[i] else ""
+
         for name in sample_names:
             ds = f[name]
             h = hashlib.sha256()
             step = max(1, int(2**26 // max(1, ds.dtype.itemsize * int(np.prod(ds.shape[1:])))))
             for start in range(0, n, step):
-                block = _read_block(p, ds, name, start, step)
+                block = _read_block(p, ds, name, start, step, label)
                 if check_finite:
-                    _check_finite_file(p, name, block, start)
+                    if owner is None:
+                        _check_finite_file(p, name, block, start)
+                    else:
+                        rows = np.flatnonzero(owner[start : start + len(block)] != "")
+                        _check_finite_file(p, name, block[rows], start, label, rows + start)
                 if classes is not None and name == "y":
                     _check_labels(p, block, start, classes)
                 if name in hooks:
@@ -1240,15 +1258,19 @@ _FINITE_FIX = {
 }
 
 
-def _check_finite_file(p: Path, name: str, block: np.ndarray, start: int) -> None:
+def _check_finite_file(
+    p: Path, name: str, block: np.ndarray, start: int, label: Any = None, index: np.ndarray | None = None
+) -> None:
     if np.issubdtype(block.dtype, np.floating) and not np.all(np.isfinite(block)):
         flat = np.isfinite(block.reshape(block.shape[0], -1)).all(axis=1)
-        i = start + int(np.argmin(flat))
+        row = int(np.argmin(flat))
+        i = int(index[row]) if index is not None else start + row
         fix = _FINITE_FIX.get(name, "drop that sample or regenerate the data with a smaller time step")
-        raise DataError(f"{p}: non-finite values (NaN/inf) in '{name}' at sample {i}; {fix}")
+        where = label(i) if label is not None else ""
+        raise DataError(f"{p}: non-finite values (NaN/inf) in '{name}' at sample {i}{where}; {fix}")
 
 
-def _read_block(p: Path, ds: h5py.Dataset, name: str, start: int, step: int) -> np.ndarray:
+def _read_block(p: Path, ds: h5py.Dataset, name: str, start: int, step: int, label: Any = None) -> np.ndarray:
     try:
         return ds[start : start + step]
     except OSError as exc:
@@ -1259,8 +1281,9 @@ def _read_block(p: Path, ds: h5py.Dataset, name: str, start: int, step: int) -> 
             except OSError:
                 bad = i
                 break
+        where = label(bad) if label is not None else ""
         raise DataError(
-            f"{p}: checksum mismatch reading '{name}' near sample {bad} ({_short(exc)}); "
+            f"{p}: checksum mismatch reading '{name}' near sample {bad}{where} ({_short(exc)}); "
             "the file is corrupt: regenerate or re-copy it"
         ) from None
 

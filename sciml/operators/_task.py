@@ -4,11 +4,12 @@ Data: :class:`~sciml.data.FieldDataset` per split. Model: a registered operator 
 channels come from the data (one snapshot's channels when the objective unrolls the model,
 :attr:`~sciml.operators.Rollout.model_out_channels`), wrapped in normalizers fitted on the
 training split. Metrics: ``train.metrics`` plus the Fourier band errors. Plots: the loss
-curve and predicted fields against the truth.
+curve and predicted fields against the truth on the file's grid, the error centred on zero.
 """
 
 from __future__ import annotations
 
+import json
 import os
 from collections.abc import Sequence
 from pathlib import Path
@@ -180,15 +181,43 @@ class OperatorTask(AbstractTask):
         # the Fourier band errors need spatial axes, which every fields file has
         return [*self.cfg.train.metrics, "fourier_bands"]
 
-    def plots(self, predictor, data, history, out: Path):
-        from sciml.core.plotting import plot_fields
+    def figures(self, predictor: Any, data: Any, history: list[dict[str, float]]) -> dict[str, Any]:
+        """``{name: Figure}`` of :meth:`plots`, unsaved: the loss curve and, for 1-D and 2-D fields, input /
+        truth / prediction / error of the first 4 samples of ``data`` on the file's grid."""
+        from sciml.core.plotting import fields_figure, history_figure
 
-        written = super().plots(predictor, data, history, out)
+        figures = {"loss": history_figure(history)} if history else {}
+        split = getattr(data, "split", None)
         if data.spatial_dims in (1, 2):
             batch = next(iter(torch.utils.data.DataLoader(data, batch_size=4)))
-            pred = predictor(batch)
-            written.append(
-                plot_fields(batch["x"].numpy(), batch["y"].numpy(), pred.numpy(), out / "predictions.png",
-                            coords=data.coords)
+            with torch.no_grad():
+                pred = predictor(batch)
+            figures["predictions"] = fields_figure(
+                batch["x"].numpy(),
+                batch["y"].numpy(),
+                pred.detach().cpu().numpy(),
+                coords=data.coords,
+                coord_names=_coord_names(data),
+                title=f"{Path(data.path).name}, {f'{split} split' if split else 'all samples'}: first channel",
             )
-        return written
+        return figures
+
+    def plots(self, predictor, data, history, out: Path):
+        from sciml.core.plotting import save_figures
+
+        return save_figures(self.figures(predictor, data, history), out)
+
+
+def _coord_names(data: Any) -> list[str] | None:
+    """The names of the spatial axes: the file's ``coords`` order (``["x", "y"]``), else None (the default names)."""
+    names = getattr(data, "coord_names", None)  # imported layouts name them
+    if names:
+        return list(names)
+    try:
+        import h5py
+
+        with h5py.File(data.path, "r") as f:
+            order = json.loads(f["coords"].attrs.get("order", "[]")) if "coords" in f else []
+    except (OSError, ValueError, KeyError):
+        return None
+    return [str(n) for n in order] if len(order) == data.spatial_dims else None

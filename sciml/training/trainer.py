@@ -397,6 +397,31 @@ class Trainer:
             ) from None
         if self.scheduler is not None and pending.get("scheduler") is not None:
             self.scheduler.load_state_dict(pending["scheduler"])
+        self._continue_schedule(pending)
+
+    def _continue_schedule(self, pending: dict[str, Any]) -> None:
+        """After a restore: the configured learning rate if asked, and a cosine stretched to the current budget."""
+        assert self.optimizer is not None
+        spec = self.phases[pending["phase"]]
+        base = [g.get("initial_lr", g["lr"]) for g in self.optimizer.param_groups]
+        if pending.get("lr_from_config") and isinstance(spec["optimizer"], str):
+            new = float(spec["lr"])
+            for g, b in zip(self.optimizer.param_groups, base):
+                g["lr"] = g["lr"] * new / b if b else new  # the schedule's position, at the new scale
+                if "initial_lr" in g:
+                    g["initial_lr"] = new
+            if self.scheduler is not None and hasattr(self.scheduler, "base_lrs"):
+                self.scheduler.base_lrs = [new for _ in self.scheduler.base_lrs]
+        cosine = torch.optim.lr_scheduler.CosineAnnealingLR
+        if isinstance(self.scheduler, cosine) and "T_max" not in spec["scheduler_kwargs"]:
+            periods = self._periods_in_phase(pending["phase"])
+            if periods is not None and periods != self.scheduler.T_max:
+                # a longer (or shorter) budget: the closed-form cosine over the new span, from where the run is
+                sched = self.scheduler
+                sched.T_max = periods
+                t = min(sched.last_epoch, periods)
+                for g, b in zip(self.optimizer.param_groups, sched.base_lrs):
+                    g["lr"] = sched.eta_min + (b - sched.eta_min) * (1 + math.cos(math.pi * t / periods)) / 2
 
     # ------------------------------------------------------------------ data
     def _epoch_length_of(self, data: Any) -> int | None:
@@ -454,7 +479,7 @@ class Trainer:
     def _backward(self, out: dict[str, torch.Tensor]) -> None:
         loss = out["loss"]
         if not torch.isfinite(loss):
-            self._diverged(loss)
+            self._diverged(loss, out)
         loss.backward()
         if self.grad_clip is not None:
             nn.utils.clip_grad_norm_(self.model.parameters(), self.grad_clip)
@@ -483,14 +508,27 @@ class Trainer:
         opt.step()
         return out
 
-    def _diverged(self, loss: torch.Tensor) -> None:
+    def _good_checkpoint(self) -> str:
+        """Which checkpoint to resume from after a divergence: best.pt (the monitored best), else last.pt."""
+        if self.run_dir is None:
+            return ""
+        for name, how in (("best.pt", "best"), ("last.pt", "last")):
+            if (self.run_dir / name).exists():
+                return f"; the good checkpoint is {self.run_dir / name}: resume from it (sciml train CONFIG --resume {how})"
+        return ""
+
+    def _diverged(self, loss: torch.Tensor, out: dict[str, Any] | None = None, what: str = "train loss") -> None:
         self.diverged = True
-        kept = ""
-        if self.run_dir is not None and (self.run_dir / "last.pt").exists():
-            kept = f"; the last good checkpoint is kept at {self.run_dir / 'last.pt'}"
+        terms = []
+        for key, value in (out or {}).items():
+            if key in ("loss", "pred") or not torch.is_tensor(value) or value.numel() != 1:
+                continue
+            if not bool(torch.isfinite(value.detach())):
+                terms.append(key)
+        term = f" (non-finite term: {', '.join(terms)})" if terms else ""
         raise TrainingDivergedError(
-            f"loss became {loss.item()} at epoch {self.epoch}, step {self.global_step}: lower the learning rate, "
-            f"set grad_clip, or normalize the data{kept}"
+            f"{what} became {float(loss.detach())} at epoch {self.epoch + 1}, step {self.global_step + 1}{term}: lower the "
+            f"learning rate, set grad_clip, or normalize the data{self._good_checkpoint()}"
         )
 
     @staticmethod
@@ -515,7 +553,9 @@ class Trainer:
         period["count"] += size
         period["steps"] += 1
 
-    def fit(self, train: Any, val: Any = None, *, resume: bool | str | os.PathLike[str] = False) -> list[dict[str, float]]:
+    def fit(
+        self, train: Any, val: Any = None, *, resume: bool | str | os.PathLike[str] = False, lr_from_config: bool = False
+    ) -> list[dict[str, float]]:
         """Train for the budget (from the checkpoint's step when resuming).
 
         Parameters
@@ -526,6 +566,8 @@ class Trainer:
         resume : bool or path
             ``True`` resumes from ``run_dir/last.pt`` when it exists; a path resumes from
             that checkpoint.
+        lr_from_config : bool
+            On resume, train with this Trainer's learning rate instead of the checkpoint's.
 
         Returns
         -------
@@ -537,7 +579,7 @@ class Trainer:
         if resume:
             path = Path(resume) if not isinstance(resume, bool) else (self.run_dir / "last.pt" if self.run_dir else None)
             if path is not None and path.exists():
-                self.load(path)
+                self.load(path, lr_from_config=lr_from_config)
         self._enter_phase()  # builds the optimizer (and checks a resumed state) before the first step
         for cb in self.callbacks:
             cb.on_fit_start(self)
@@ -594,6 +636,14 @@ class Trainer:
         if val is not None:
             logs.update(self.evaluate(val, prefix="val_"))
             self.train_model.train()
+            bad = [k for k, v in logs.items() if k.startswith("val_") and not math.isfinite(v)]
+            if bad:
+                self.diverged = True
+                raise TrainingDivergedError(
+                    f"{', '.join(bad)} became {logs[bad[0]]} at epoch {self.epoch + (1 if self.batch_in_epoch else 0)}, "
+                    f"step {self.global_step}: the model's output on the validation data is not finite (check the "
+                    f"validation split with 'sciml data info FILE'), or training diverged{self._good_checkpoint()}"
+                )
         assert self.optimizer is not None
         logs["lr"] = self.optimizer.param_groups[0]["lr"]
         if self.scheduler is not None:
@@ -703,12 +753,16 @@ class Trainer:
         }
         return save_checkpoint(path, payload, meta)
 
-    def load(self, path: str | os.PathLike[str]) -> dict[str, Any]:
+    def load(self, path: str | os.PathLike[str], *, lr_from_config: bool = False) -> dict[str, Any]:
         """Restore model, objective, callbacks, RNG and counters from a checkpoint.
 
         The optimizer and scheduler states are applied when training enters the
         checkpoint's phase (they belong to that phase's optimizer); a checkpoint written at a
-        phase boundary continues with a fresh optimizer of the next phase.
+        phase boundary continues with a fresh optimizer of the next phase. With
+        ``lr_from_config`` the learning rate given to this Trainer replaces the checkpoint's
+        (the schedule keeps its position); without, the resume is exact. A cosine schedule
+        without an explicit ``T_max`` is stretched to this Trainer's budget (more epochs
+        continue the decay instead of restarting it).
         """
         blob = load_checkpoint(path, map_location=self.device)
         meta = blob["meta"]
@@ -744,6 +798,7 @@ class Trainer:
                 "optimizer_class": meta.get("optimizer_class"),
                 "optimizer": blob["optimizer"],
                 "scheduler": blob.get("scheduler"),
+                "lr_from_config": bool(lr_from_config),
             }
             self.optimizer, self.phase = None, None  # rebuilt (and the state applied) by _enter_phase
         return meta

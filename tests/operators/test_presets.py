@@ -9,8 +9,13 @@ from __future__ import annotations
 import json
 
 import pytest
+import torch
 
-from sciml.cli import main
+from sciml.cli import _resolve_config, main
+from sciml.core.config import load_config
+from sciml.core.metrics import relative_l2
+from sciml.data.configured import open_splits
+from sciml.data.datasets import FieldDataset
 
 WINDOWS = ["data.options.history=2", "data.options.horizon=2", "data.options.stride=1", "data.fractions=[0.6,0.2,0.2]"]
 
@@ -47,8 +52,17 @@ def ns_file(tmp_path_factory):
     return path
 
 
+def _persistence_relative_l2(preset: str, path) -> float:
+    """Test relative L2 of copying the last input snapshot over the horizon, on the split the preset trains on."""
+    cfg = load_config(_resolve_config(preset), [f"data.path={path}", *WINDOWS])
+    test = open_splits(FieldDataset, cfg.data, ["test"])["test"]
+    batch = next(iter(torch.utils.data.DataLoader(test, batch_size=len(test))))
+    last = batch["x"][:, -test.channels :]
+    return float(relative_l2(last.repeat(1, test.horizon, *([1] * test.spatial_dims)), batch["y"]).mean())
+
+
 @pytest.mark.parametrize("preset", ["ns_fno_rollout", "ns_tfno_rollout", "ns_mgtfno_rollout", "ns_lsm_rollout"])
-def test_ns_rollout_presets_train_and_beat_the_zero_prediction(preset, ns_file, tmp_path, capsys):
+def test_ns_rollout_presets_train_and_beat_persistence(preset, ns_file, tmp_path, capsys):
     run = tmp_path / preset
     out = _run(
         capsys,
@@ -65,11 +79,12 @@ def test_ns_rollout_presets_train_and_beat_the_zero_prediction(preset, ns_file, 
     history = json.loads((run / "metrics.json").read_text())["history"]
     saved = json.loads((run / "config.json").read_text())["model"]
     assert saved["kwargs"]["in_channels"] == 2 and saved["kwargs"]["out_channels"] == 1  # one snapshot per call
-    # 20 epochs on 27 windows: the training loss falls from about 1 to 0.12 .. 0.31 and the 2-step rollout
-    # of the 3 test trajectories is far better than predicting zeros (relative L2 1); measured 0.18 (fno),
-    # 0.23 (tfno), 0.14 (mgtfno), 0.11 (lsm)
+    # 20 epochs on 27 windows: the training loss falls from about 1 to 0.12 .. 0.31. The 2-step rollout of the
+    # 3 test trajectories must beat persistence (copying the last input snapshot: 0.265 on this file and split)
+    # by 20 %: measured 0.179 (fno), 0.177 (tfno), 0.134 (mgtfno), 0.113 (lsm), at most 0.68 x persistence
     assert history[-1]["train_loss"] < 0.5 * history[0]["train_loss"]
-    assert test["test_relative_l2"] < 0.45
+    persistence = _persistence_relative_l2(preset, ns_file)
+    assert test["test_relative_l2"] < 0.8 * persistence, (test["test_relative_l2"], persistence)
     again = json.loads(_run(capsys, "eval", run))
     assert again["test_relative_l2"] == pytest.approx(test["test_relative_l2"], rel=1e-5)
 

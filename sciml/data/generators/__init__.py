@@ -62,4 +62,26 @@ def generate(name: str, path: str | os.PathLike[str], **kwargs: Any) -> str:
             raise ConfigError(
                 f"generator '{name}' has no parameter '{key}'{hint}; valid parameters: {', '.join(valid)}"
             )
+        _check_type(name, key, kwargs[key], valid[key])
     return GENERATORS.get(name)(path, **kwargs)
+
+
+def _check_type(name: str, key: str, value: Any, default: Any) -> None:
+    """A parameter's value must have its default's type (an int where an int is, a number where a float is)."""
+    if default is None or isinstance(default, (tuple, list, dict)):
+        return
+    if isinstance(default, bool):
+        ok, kind = isinstance(value, bool), "true or false"
+    elif isinstance(default, int):
+        ok, kind = isinstance(value, int) and not isinstance(value, bool), "an integer"
+    elif isinstance(default, float):
+        ok, kind = isinstance(value, (int, float)) and not isinstance(value, bool), "a number"
+    elif isinstance(default, str):
+        ok, kind = isinstance(value, str), "a string"
+    else:
+        return
+    if not ok:
+        raise ConfigError(
+            f"generator '{name}' parameter {key} expects {kind} (default {default!r}), got {value!r}; "
+            f"e.g. {key}={default!r}"
+        )
