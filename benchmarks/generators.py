@@ -23,7 +23,7 @@ time does not count the time the process waits for a core on a shared machine (t
 wall time per sample and the 1-minute load average before/after are recorded too).
 
 Targets: Navier-Stokes 64 x 64 (``datasets/navier_stokes_nu1e-3.yaml``) and
-Kuramoto-Sivashinsky at 512 points (``datasets/kuramoto_sivashinsky.yaml`` with
+Kuramoto-Sivashinsky at 512 points (``sciml/recipes/kuramoto_sivashinsky.yaml`` with
 ``resolution=512``) generate 1000 samples in <= 30 minutes each, extrapolated from the
 CPU time of one torch thread on one core (so two cores, with two processes each
 generating half of the samples, take about half of that).

@@ -93,8 +93,8 @@ def _cmd_data(args: argparse.Namespace) -> int:
         value = getattr(args, key, None)
         if value is not None:
             params[key] = value
-    if args.progress:
-        params["progress"] = True
+    # a bar on a terminal unless --no-progress; a log (no terminal) gets none
+    params["progress"] = sys.stderr.isatty() if args.progress is None else args.progress
     if Path(args.out).exists() and not args.force:
         raise ConfigError(f"{args.out} exists; pass --force to overwrite it or choose another --out")
     digest = generate(args.name, args.out, **params)
@@ -154,8 +154,48 @@ def _version() -> str:
     return __version__
 
 
+def _generators_epilog() -> str:
+    from sciml.core.registry import GENERATORS
+    from sciml.data.generators import generator_parameters
+
+    lines = ["generators and their parameters (name=default):"]
+    common = {"n", "seed", "device", "batch_size", "progress"}
+    for name in GENERATORS.names():
+        params = [f"{k}={v!r}" for k, v in generator_parameters(name).items() if k not in common]
+        lines.append(f"  {name}: {GENERATORS.describe(name)}")
+        if params:
+            lines.append(f"      {' '.join(params)}")
+    return "\n".join(lines)
+
+
+def _train_epilog() -> str:
+    import dataclasses
+
+    from sciml.core.config import ExperimentConfig
+
+    lines = ["presets: " + ", ".join(p.stem for p in _presets()), "", "config sections and keys (override as key.sub=value):"]
+    for f in dataclasses.fields(ExperimentConfig):
+        default = f.default_factory() if f.default_factory is not dataclasses.MISSING else f.default
+        if dataclasses.is_dataclass(default):
+            keys = ", ".join(g.name for g in dataclasses.fields(default))
+            lines.append(f"  {f.name}: {keys}")
+        elif f.name != "sections":
+            lines.append(f"  {f.name}")
+    lines.append("  <task name>: the task's own section (sciml list tasks)")
+    return "\n".join(lines)
+
+
 class _Parser(argparse.ArgumentParser):
-    """argparse with one-line errors (usage text goes to --help)."""
+    """argparse with one-line errors (usage text goes to --help) and help epilogs built only when asked."""
+
+    def __init__(self, *args, epilog_factory=None, **kwargs):
+        super().__init__(*args, **kwargs)
+        self._epilog_factory = epilog_factory
+
+    def format_help(self) -> str:
+        if self._epilog_factory is not None and self.epilog is None:
+            self.epilog = self._epilog_factory()
+        return super().format_help()
 
     def error(self, message: str):  # noqa: D401 - argparse API
         self.exit(2, f"{self.prog}: error: {message}; see '{self.prog} --help'\n")
@@ -173,7 +213,10 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser("data", help="generate and inspect datasets")
     dsub = p.add_subparsers(dest="data_cmd", required=True, parser_class=_Parser)
-    g = dsub.add_parser("generate", help="run a registered generator into an HDF5 file")
+    g = dsub.add_parser(
+        "generate", help="run a registered generator into an HDF5 file", epilog_factory=_generators_epilog,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
     g.add_argument("name")
     g.add_argument("--n", type=int, help="number of samples")
     g.add_argument("--resolution", type=int)
@@ -182,14 +225,17 @@ def build_parser() -> argparse.ArgumentParser:
     g.add_argument("--batch-size", dest="batch_size", type=int)
     g.add_argument("--out", required=True, help="output .h5 file (written atomically)")
     g.add_argument("--force", action="store_true", help="overwrite an existing file")
-    g.add_argument("--progress", action="store_true", help="show a progress bar")
+    g.add_argument(
+        "--progress", action=argparse.BooleanOptionalAction, default=None,
+        help="a progress bar (default: on when stderr is a terminal)",
+    )
     g.add_argument("params", nargs="*", help="generator parameters as name=value (e.g. nu=0.01)")
     r = dsub.add_parser(
         "recipe",
-        help="generate a standard dataset from datasets/NAME.yaml and check it against the manifest "
+        help="generate a standard dataset from sciml/recipes/NAME.yaml and check it against the manifest "
         "(bitwise checksum, else numerical fingerprint)",
     )
-    r.add_argument("recipe", help="recipe name (datasets/NAME.yaml) or path")
+    r.add_argument("recipe", help="recipe name (sciml/recipes/NAME.yaml) or path")
     r.add_argument("--out", required=True)
     r.add_argument("--small", action="store_true", help="the small variant (what the tests regenerate)")
     r.add_argument("--no-check", dest="no_check", action="store_true", help="skip the manifest comparison")
@@ -198,7 +244,10 @@ def build_parser() -> argparse.ArgumentParser:
     i.add_argument("file")
     p.set_defaults(func=_cmd_data)
 
-    p = sub.add_parser("train", help="train from a config file (YAML/TOML/JSON) or a packaged preset")
+    p = sub.add_parser(
+        "train", help="train from a config file (YAML/TOML/JSON) or a packaged preset", epilog_factory=_train_epilog,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
     p.add_argument("config")
     p.add_argument("overrides", nargs="*", help="key.sub=value overrides, e.g. train.epochs=5")
     p.add_argument(

@@ -296,3 +296,34 @@ def test_the_rerun_of_a_killed_generation_removes_its_temporary_file(tmp_path):
     assert rerun.returncode == 0, rerun.stderr
     assert not list(tmp_path.glob(".burgers.h5.*.tmp")), sorted(p.name for p in tmp_path.iterdir())
     assert out.exists()
+
+
+# ---------------------------------------------------------------- 6. journeys: logs, help
+
+
+def test_a_run_logged_to_a_file_prints_a_line_per_epoch(tmp_path, heat_file):
+    cfg = _config(tmp_path, heat_file, epochs=2)
+    data = json.loads(cfg.read_text())
+    data["train"].pop("progress")  # the default: a bar on a terminal, lines in a log
+    cfg.write_text(json.dumps(data))
+    log = tmp_path / "train.log"
+    with open(log, "w") as fh:  # stderr is a file, not a terminal
+        done = subprocess.run([sys.executable, "-m", "sciml.cli", "train", str(cfg)], stderr=fh, stdout=subprocess.PIPE,
+                              env={**os.environ, "OMP_NUM_THREADS": "1"}, timeout=300)
+    assert done.returncode == 0
+    lines = [line for line in log.read_text().splitlines() if line.startswith("epoch ")]
+    rows = json.loads((tmp_path / "run" / "metrics.json").read_text())["history"]
+    assert [line.split(":")[0] for line in lines] == [f"epoch {r['epoch']}/2, step {r['step']}" for r in rows]
+    assert f"train_loss={rows[-1]['train_loss']:.4g}" in lines[-1] and "val_loss=" in lines[-1]
+
+
+def test_help_lists_the_generators_presets_and_config_keys(capsys):
+    with pytest.raises(SystemExit):
+        main(["data", "generate", "--help"])
+    generate = capsys.readouterr().out
+    assert "burgers1d:" in generate and "nu=0.01" in generate and "navier_stokes2d:" in generate
+    with pytest.raises(SystemExit):
+        main(["train", "--help"])
+    train = capsys.readouterr().out
+    assert "presets: " in train and "burgers_fno" in train and "node_digits" in train
+    assert re.search(r"train: epochs, max_steps, eval_every, phases", train)

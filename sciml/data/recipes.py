@@ -1,6 +1,6 @@
 """Dataset recipes: a YAML file naming a generator and its parameters, and a manifest of checksums.
 
-A recipe (``datasets/NAME.yaml``)::
+A recipe (``sciml/recipes/NAME.yaml``)::
 
     generator: burgers1d
     description: viscous Burgers, nu=0.01, 1000 samples at 256 points, 11 times in [0, 1]
@@ -8,7 +8,7 @@ A recipe (``datasets/NAME.yaml``)::
     small: {n: 8}            # overrides for the quick variant the test suite regenerates
     fingerprint_conditioning: {full: 30}   # optional: round-off amplification of a long chaotic run
 
-``datasets/manifest.json`` records, for each recipe and variant (``small``, ``full``), the
+``sciml/recipes/manifest.json`` records, for each recipe and variant (``small``, ``full``), the
 bitwise ``content_sha256`` and a **numerical fingerprint**: per data array its shape, dtype
 and, computed in float64 from the stored values, the L2 norm, mean, standard deviation,
 minimum, maximum and mean absolute value (:func:`numerical_fingerprint`).
@@ -52,7 +52,7 @@ __all__ = [
     "RECIPE_DIR",
 ]
 
-RECIPE_DIR = Path(__file__).resolve().parents[2] / "datasets"
+RECIPE_DIR = Path(__file__).resolve().parents[1] / "recipes"  # package data: found by any install
 MANIFEST_SCHEMA = 2
 """Version 2 adds the ``fingerprint`` of each variant; version-1 manifests (hashes only) still read."""
 
@@ -118,7 +118,7 @@ class RecipeCheck:
 
 
 def load_recipe(path_or_name: str | os.PathLike[str], recipe_dir: Path | None = None) -> Recipe:
-    """Load ``datasets/NAME.yaml`` (by name or path)."""
+    """Load ``sciml/recipes/NAME.yaml`` (by name or path)."""
     p = Path(path_or_name)
     if not p.exists():
         p = Path(recipe_dir or RECIPE_DIR) / f"{path_or_name}.yaml"
@@ -417,7 +417,7 @@ def _write_manifest(path: Path, manifest: dict[str, Any]) -> None:
 if __name__ == "__main__":  # pragma: no cover - maintenance entry point
     import argparse
 
-    parser = argparse.ArgumentParser(description="Regenerate recipes and update datasets/manifest.json")
+    parser = argparse.ArgumentParser(description="Regenerate recipes and update sciml/recipes/manifest.json")
     parser.add_argument("names", nargs="*", help="recipe names (default: all)")
     parser.add_argument("--full", action="store_true", help="also generate the full datasets")
     parser.add_argument("--workdir", help="keep the generated files here (an interrupted run then resumes)")

@@ -22,7 +22,7 @@ from sciml.training.distributed import is_main_process
 if TYPE_CHECKING:  # pragma: no cover
     from sciml.training.trainer import Trainer
 
-__all__ = ["Callback", "CheckpointCallback", "EarlyStopping", "MetricsLogger", "ProgressBar", "callback_keys"]
+__all__ = ["Callback", "CheckpointCallback", "EarlyStopping", "MetricsLogger", "ProgressBar", "callback_keys", "progress_line"]
 
 
 class Callback:
@@ -167,26 +167,52 @@ class MetricsLogger(Callback):
 
 
 class ProgressBar(Callback):
-    """A tqdm bar over epochs; silent unless stderr is a terminal (or ``force=True``)."""
+    """Progress of a run: a tqdm bar on a terminal, one line per period in a log.
+
+    ``force=None`` (the default) draws the bar when stderr is a terminal and otherwise prints
+    one line per period to stderr (``epoch 3/50, step 120: train_loss=0.0123 val_loss=...``),
+    so the log file of a long run shows where it is; ``True`` always draws the bar, ``False``
+    prints nothing.
+    """
 
     def __init__(self, force: bool | None = None):
         self.force = force
         self.bar = None
+        self.lines = False
 
     def on_fit_start(self, trainer: Trainer) -> None:
+        if not is_main_process():
+            return
         enabled = self.force if self.force is not None else sys.stderr.isatty()
-        if enabled and is_main_process():
+        if enabled:
             from tqdm.auto import tqdm
 
             unit = "epoch" if trainer.eval_every is None and trainer.max_steps is None else "period"
             self.bar = tqdm(total=trainer.total_periods, initial=len(trainer.history), desc="train", unit=unit)
+        self.lines = self.force is None and not enabled
 
     def on_epoch_end(self, trainer: Trainer, epoch: int, logs: dict[str, float]) -> None:
         if self.bar is not None:
             self.bar.update(1)
             self.bar.set_postfix({k: f"{v:.4g}" for k, v in logs.items() if k != "epoch"}, refresh=False)
+        elif self.lines:
+            print(progress_line(trainer, logs), file=sys.stderr, flush=True)
 
     def on_fit_end(self, trainer: Trainer) -> None:
         if self.bar is not None:
             self.bar.close()
             self.bar = None
+
+
+def progress_line(trainer: Trainer, logs: dict[str, float]) -> str:
+    """``epoch 3/50, step 120: train_loss=0.0123 val_loss=0.0150 lr=0.00075 (1.2 s)``."""
+    epoch, step = int(logs.get("epoch", 0)), int(logs.get("step", 0))
+    if trainer.eval_every is None and trainer.max_steps is None:
+        return _line(f"epoch {epoch}/{trainer.max_epochs}, step {step}", logs)
+    return _line(f"epoch {epoch}, step {step}/{trainer.max_steps or '?'}", logs)
+
+
+def _line(where: str, logs: dict[str, float]) -> str:
+    keys = [k for k in logs if k in ("train_loss", "val_loss", "lr") or (k.startswith("val_") and k != "val_loss")][:5]
+    values = " ".join(f"{k}={logs[k]:.4g}" for k in keys)
+    return f"{where}: {values} ({logs.get('seconds', 0.0):.1f} s)"

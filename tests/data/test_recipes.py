@@ -53,7 +53,7 @@ def test_small_variant_reproduces_manifest_fingerprint(tmp_path, name, request):
 
 
 def _tmp_recipes(tmp_path, name, small_override=None, small_hash=None):
-    """A copy of ``datasets/NAME.yaml`` and its manifest entry, optionally with another small variant or hash."""
+    """A copy of ``sciml/recipes/NAME.yaml`` and its manifest entry, optionally with another small variant or hash."""
     directory = tmp_path / "recipes"
     directory.mkdir(parents=True)
     raw = yaml.safe_load((RECIPE_DIR / f"{name}.yaml").read_text())
