@@ -420,3 +420,20 @@ def test_bad_phases_are_refused_before_training(phases, message):
 def test_max_steps_that_contradict_the_phases_are_refused():
     with pytest.raises(ConfigError, match="differs from the phases' total of 5"):
         Trainer(_mlp(), MSE(), phases=[{"optimizer": "adam", "steps": 5}], max_steps=4)
+
+
+def test_a_non_finite_validation_loss_stops_the_run_naming_it(tmp_path):
+    class NaNOnEval(nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.lin = nn.Linear(3, 1).double()
+
+        def forward(self, x):
+            y = self.lin(x)
+            return y if self.training else y * float("nan")
+
+    trainer = Trainer(NaNOnEval(), MSE(), max_epochs=3, batch_size=8, run_dir=tmp_path, metrics=())
+    with pytest.raises(TrainingDivergedError, match=r"val_loss became nan at epoch 1, step 3: the model's output on "
+                                                     r"the validation data is not finite"):
+        trainer.fit(DictData(), DictData(n=8, seed=1))
+    assert not (tmp_path / "best.pt").exists() and not (tmp_path / "last.pt").exists()  # nothing from a NaN epoch
