@@ -77,11 +77,9 @@ def _optimizer_args(spec: Any) -> dict[str, Any]:
     """``{name, kwargs}`` -> the Trainer's optimizer arguments (``lr`` and ``weight_decay`` split out)."""
     kwargs = dict(spec.kwargs)
     lr = kwargs.pop("lr", 1e-3)
+    # OptimizerConfig has checked lr and weight_decay; the Trainer passes no weight decay to an
+    # optimizer registered with weight_decay=False (L-BFGS)
     weight_decay = kwargs.pop("weight_decay", 0.0)
-    if not OPTIMIZERS.tags(spec.name).get("weight_decay", True):
-        weight_decay = 0.0  # L-BFGS takes none; the config's default is not an error
-    if not isinstance(lr, (int, float)) or isinstance(lr, bool) or not lr > 0:
-        raise ConfigError(f"optimizer.kwargs.lr must be a positive number, got {lr!r}; e.g. optimizer.lr=1e-3")
     return {"optimizer": spec.name, "lr": float(lr), "weight_decay": float(weight_decay), "optimizer_kwargs": kwargs}
 
 

@@ -215,15 +215,15 @@ class AbstractEstimator:
     # ------------------------------------------------------------------ the protocol
     def fit(self, data: Any) -> AbstractEstimator:
         """Learn from ``data``; returns ``self``."""
-        raise NotImplementedError
+        raise NotImplementedError  # AbstractEstimator: subclasses implement it
 
     def predict(self, *args: Any, **kwargs: Any) -> Any:
         """The estimator's prediction (its shape is documented by the subclass)."""
-        raise NotImplementedError
+        raise NotImplementedError  # AbstractEstimator: subclasses implement it
 
     def evaluate(self, data: Any) -> dict[str, float]:
         """Metrics on ``data`` (the values ``sciml eval`` prints)."""
-        raise NotImplementedError
+        raise NotImplementedError  # AbstractEstimator: subclasses implement it
 
     def __repr__(self) -> str:
         args = ", ".join(f"{k}={v!r}" for k, v in self.get_params().items())
