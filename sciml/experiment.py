@@ -328,6 +328,10 @@ def _plots(task: AbstractTask, trainer: Trainer, data: Any, history: list, out: 
     def predictor(batch: dict[str, torch.Tensor]) -> torch.Tensor:
         return trainer.predict([batch])
 
+    # plots that need more than predictions (a Lagrangian PINN's characteristics) reach the
+    # trained model and its objective here
+    predictor.model, predictor.objective, predictor.device = trainer.model, trainer.objective, trainer.device
+
     if is_main_process():
         task.plots(predictor, data, history, out)
         return

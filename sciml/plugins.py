@@ -19,4 +19,5 @@ PLUGINS: tuple[Plugin, ...] = (
     Plugin("operators", "sciml.operators", install="pip install neuraloperator"),
     Plugin("nde", "sciml.nde", install="pip install torchdiffeq torchsde"),
     Plugin("koopman", "sciml.koopman"),
+    Plugin("pinn", "sciml.pinn", install="pip install sympy"),
 )

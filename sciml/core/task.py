@@ -108,7 +108,8 @@ class AbstractTask:
         return list(self.cfg.train.metrics)
 
     def plots(self, predictor: Any, data: Any, history: list[dict[str, float]], out: Path) -> list[Path]:
-        """Write this task's PNGs into ``out``; ``predictor(batch) -> prediction`` (model tasks) or the
+        """Write this task's PNGs into ``out``; ``predictor(batch) -> prediction`` (model tasks: it
+        also carries the trained ``model``, its ``objective`` and ``device`` as attributes) or the
         fitted estimator. Default: the loss curve."""
         from sciml.core.plotting import plot_history
 
