@@ -5,7 +5,8 @@
 Each Fourier mode evolves independently, ``u_hat_k(t) = u_hat_k(0) exp((-i beta k -
 nu k^2) t)``, so the solution of the trigonometric interpolant of the initial samples
 is computed exactly (to rounding) at any time, for any ``beta`` (hyperbolic, ``nu =
-0``, included) and with no time step.
+0``, included) and with no time step
+(:func:`sciml.numerics.pde.solve_advection_diffusion`).
 
 Initial conditions: Gaussian random fields as in ``burgers1d``, or sums of sines
 ``sum_i A_i sin(2 pi m_i x / length + phi_i)`` with ``A_i ~ U(0, 1)``, ``m_i`` uniform
