@@ -401,6 +401,9 @@ def etdrk4_step(
 ) -> torch.Tensor:
     """One ETDRK4 step (Cox and Matthews 2002) of ``u_t = L u + N(u)`` in Fourier space.
 
+    :func:`sciml.numerics.pde.integrate_semilinear` drives it over output times for a
+    batch of states (members that fail leave the batch).
+
     Fourth order in time for smooth solutions; the linear part is integrated exactly,
     so the step is limited by ``N`` only (for Burgers, roughly a CFL condition).
 

@@ -13,9 +13,10 @@ import torch
 from sciml.core.errors import ConfigError
 from sciml.core.registry import GENERATORS
 from sciml.data.generators import generate
-from sciml.data.generators.advection import advection_diffusion1d, solve_advection_diffusion
-from sciml.data.generators.burgers import sample_generator
+from sciml.data.generators._common import sample_generator
+from sciml.data.generators.advection import advection_diffusion1d
 from sciml.data.schema import validate
+from sciml.numerics.pde import solve_advection_diffusion
 
 SMALL = {"n": 5, "resolution": 64, "n_times": 6, "batch_size": 2}
 
@@ -37,7 +38,7 @@ def test_solver_matches_exact_sines(beta, nu):
     waves = [(1.0, 3, 0.4), (0.5, 17, 2.0), (0.25, 40, -1.0)]
     t = np.linspace(0, 1.0, 7)
     exact = advected_sines(x, t, waves, beta, nu, length)
-    u = solve_advection_diffusion(torch.from_numpy(exact[:1]), beta, nu, t, length)[0].numpy()
+    u = solve_advection_diffusion(torch.from_numpy(exact[:1]), t, beta=beta, nu=nu, length=length)[0].numpy()
     # the phase beta k t reaches 6e3 rad: rounding of t and k sets the floor
     assert np.abs(u - exact).max() <= 1e-10
 

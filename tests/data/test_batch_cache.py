@@ -15,16 +15,16 @@ def test_killed_generation_resumes_to_the_same_checksum(tmp_path, monkeypatch):
     reference = generators.generate("navier_stokes2d", tmp_path / "ref.h5", **SMALL)
 
     out = tmp_path / "run.h5"
-    real_solve = navier_stokes._solve
+    real_solve = navier_stokes.solve_navier_stokes
     calls = []
 
     def dying_solve(*args, **kwargs):
-        calls.append(kwargs["first_sample"])
+        calls.append(kwargs["first_index"])
         if len(calls) == 2:
             raise KeyboardInterrupt  # the process is stopped during the second batch
         return real_solve(*args, **kwargs)
 
-    monkeypatch.setattr(navier_stokes, "_solve", dying_solve)
+    monkeypatch.setattr(navier_stokes, "solve_navier_stokes", dying_solve)
     with pytest.raises(KeyboardInterrupt):
         generators.generate("navier_stokes2d", out, **SMALL)
     assert not out.exists()
@@ -32,7 +32,9 @@ def test_killed_generation_resumes_to_the_same_checksum(tmp_path, monkeypatch):
     assert sorted(p.name for p in cache_dir.glob("*.npz")) == ["000000000.npz"]
 
     calls.clear()
-    monkeypatch.setattr(navier_stokes, "_solve", lambda *a, **k: (calls.append(k["first_sample"]), real_solve(*a, **k))[1])
+    monkeypatch.setattr(
+        navier_stokes, "solve_navier_stokes", lambda *a, **k: (calls.append(k["first_index"]), real_solve(*a, **k))[1]
+    )
     digest = generators.generate("navier_stokes2d", out, **SMALL)
     assert calls == [2]  # the first batch came from the cache
     assert digest == reference
@@ -45,7 +47,7 @@ def test_cache_of_other_settings_is_refused(tmp_path, monkeypatch):
     def dying_solve(*args, **kwargs):
         raise KeyboardInterrupt
 
-    monkeypatch.setattr(navier_stokes, "_solve", dying_solve)
+    monkeypatch.setattr(navier_stokes, "solve_navier_stokes", dying_solve)
     with pytest.raises(KeyboardInterrupt):
         generators.generate("navier_stokes2d", out, **SMALL)
     with pytest.raises(DataError, match=r"different call .*nu.*delete that directory"):
@@ -56,19 +58,19 @@ def test_cache_of_other_settings_is_refused(tmp_path, monkeypatch):
 def test_damaged_batch_is_recomputed(tmp_path, monkeypatch):
     reference = generators.generate("navier_stokes2d", tmp_path / "ref.h5", **SMALL)
     out = tmp_path / "run.h5"
-    real_solve = navier_stokes._solve
+    real_solve = navier_stokes.solve_navier_stokes
 
     def dying_solve(*args, **kwargs):
-        if kwargs["first_sample"] == 2:
+        if kwargs["first_index"] == 2:
             raise KeyboardInterrupt
         return real_solve(*args, **kwargs)
 
-    monkeypatch.setattr(navier_stokes, "_solve", dying_solve)
+    monkeypatch.setattr(navier_stokes, "solve_navier_stokes", dying_solve)
     with pytest.raises(KeyboardInterrupt):
         generators.generate("navier_stokes2d", out, **SMALL)
     batch = tmp_path / ".run.h5.batches" / "000000000.npz"
     batch.write_bytes(batch.read_bytes()[:100])  # truncated by a full disk
-    monkeypatch.setattr(navier_stokes, "_solve", real_solve)
+    monkeypatch.setattr(navier_stokes, "solve_navier_stokes", real_solve)
     assert generators.generate("navier_stokes2d", out, **SMALL) == reference
 
 

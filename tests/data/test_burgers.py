@@ -9,12 +9,14 @@ import numpy as np
 import pytest
 import torch
 
-from sciml.core.errors import ConfigError, DataError
+from sciml.core.errors import ConfigError, DataError, ShapeError
 from sciml.core.registry import GENERATORS
-from sciml.data.generators import burgers as burgers_module
 from sciml.data.generators import generate, generator_parameters
-from sciml.data.generators.burgers import burgers1d, grf_initial_conditions, solve_burgers
+from sciml.data.generators._common import grf_initial_conditions
+from sciml.data.generators.burgers import burgers1d
 from sciml.data.schema import validate
+from sciml.numerics.pde import _burgers as burgers_solver_module
+from sciml.numerics.pde import solve_burgers
 from tests.problems import ColeHopfBurgers
 
 SMALL = {"n": 6, "resolution": 64, "n_times": 5, "batch_size": 4}
@@ -31,7 +33,7 @@ def test_solver_matches_cole_hopf_with_generator_defaults():
     x = problem.grid(256)
     t = torch.linspace(0, 1, 11, dtype=torch.float64)
     exact = problem.exact(t, x)
-    u = solve_burgers(exact[:1], problem.nu, t, problem.length)[0]
+    u = solve_burgers(exact[:1], t, nu=problem.nu, length=problem.length)[0]
     assert torch.equal(u[0], exact[0])
     errors = relative_errors(u[1:], exact[1:])
     assert float(errors.max()) <= 3e-8, errors  # measured 1.1e-8
@@ -43,7 +45,7 @@ def test_solver_is_fourth_order_in_time():
     t = torch.tensor([0.0, 0.5], dtype=torch.float64)
     exact = problem.exact(t, x)
     steps = [0.5 / 16, 0.5 / 32, 0.5 / 64, 0.5 / 128]
-    errors = [float(relative_errors(solve_burgers(exact[:1], problem.nu, t, dt=h)[0, 1], exact[1])) for h in steps]
+    errors = [float(relative_errors(solve_burgers(exact[:1], t, nu=problem.nu, dt=h)[0, 1], exact[1])) for h in steps]
     order = float(np.polyfit(np.log(steps), np.log(errors), 1)[0])
     assert abs(order - 4.0) <= 0.2, (order, errors)
 
@@ -51,8 +53,8 @@ def test_solver_is_fourth_order_in_time():
 def test_solver_batches_and_respects_maximum_principle():
     u0 = grf_initial_conditions(0, 5, 64)
     t = [0.0, 0.25, 1.0]
-    together = solve_burgers(u0, 0.02, t)
-    alone = solve_burgers(u0[2:3], 0.02, t, dt=float((1 / 128) / u0.abs().max()))  # the batch's CFL step
+    together = solve_burgers(u0, t, nu=0.02)
+    alone = solve_burgers(u0[2:3], t, nu=0.02, dt=float((1 / 128) / u0.abs().max()))  # the batch's CFL step
     assert torch.allclose(together[2], alone[0], rtol=0, atol=1e-12)
     # Burgers' maximum principle: max|u| never grows
     peak = together.abs().amax(dim=-1)
@@ -61,20 +63,21 @@ def test_solver_batches_and_respects_maximum_principle():
 
 def test_solver_reports_blow_up_with_sample_and_fix():
     u0 = grf_initial_conditions(0, 3, 64)
-    with pytest.raises(DataError, match=r"sample \d+ .*lower cfl, raise internal_resolution or nu"):
-        solve_burgers(u0, 0.01, [0.0, 1.0], dt=1.0)
+    with pytest.raises(DataError, match=r"sample \d+ .*lower dt or cfl, or raise internal_resolution or nu") as info:
+        solve_burgers(u0, [0.0, 1.0], nu=0.01, dt=1.0)
+    assert "\n" not in str(info.value)
 
 
 def test_solver_rejects_bad_arguments():
     u0 = torch.zeros(2, 16, dtype=torch.float64)
     with pytest.raises(ConfigError, match="nu"):
-        solve_burgers(u0, 0.0, [1.0])
+        solve_burgers(u0, [1.0], nu=0.0)
     with pytest.raises(ConfigError, match="multiple"):
-        solve_burgers(u0, 0.1, [1.0], internal_resolution=24)
-    with pytest.raises(ConfigError, match="even"):
-        solve_burgers(torch.zeros(2, 15), 0.1, [1.0])
+        solve_burgers(u0, [1.0], nu=0.1, internal_resolution=24)
+    with pytest.raises(ShapeError, match="even"):
+        solve_burgers(torch.zeros(2, 15, dtype=torch.float64), [1.0], nu=0.1)
     with pytest.raises(ConfigError, match="non-decreasing"):
-        solve_burgers(u0, 0.1, [1.0, 0.5])
+        solve_burgers(u0, [1.0, 0.5], nu=0.1)
 
 
 def test_initial_conditions_do_not_depend_on_batching():
@@ -99,7 +102,7 @@ def test_generator_writes_the_schema_with_provenance(tmp_path):
     assert params["nu"] == 0.02 and params["resolution"] == 64
     assert solver["internal_resolution"] == 128 and solver["dt"] > 0 and "ETDRK4" in solver["method"]
     # the stored data are the solver's output for the stored initial conditions
-    expected = solve_burgers(torch.from_numpy(a[:, 0]).double(), 0.02, t, dt=solver["dt"])
+    expected = solve_burgers(torch.from_numpy(a[:, 0]).double(), t, nu=0.02, dt=solver["dt"])
     np.testing.assert_allclose(u[:, :, 0], expected.numpy(), rtol=0, atol=1e-6)
 
 
@@ -145,8 +148,8 @@ def test_generator_rejects_bad_configuration(tmp_path, override, name):
 
 def test_generator_blow_up_leaves_no_file(tmp_path, monkeypatch):
     # a bound below max|u0| makes the first output step count as a blow-up
-    monkeypatch.setattr(burgers_module, "_BLOW_UP_FACTOR", 0.5)
+    monkeypatch.setattr(burgers_solver_module, "_BLOW_UP_FACTOR", 0.5)
     path = tmp_path / "blow.h5"
-    with pytest.raises(DataError, match=r"sample \d+ .*lower cfl"):
+    with pytest.raises(DataError, match=r"sample \d+ .*lower dt or cfl"):
         burgers1d(path, **SMALL)
     assert list(tmp_path.iterdir()) == []

@@ -15,14 +15,9 @@ import sciml.data.generators.navier_stokes  # noqa: F401  (registers navier_stok
 from sciml.core.errors import ConfigError, DataError
 from sciml.core.registry import GENERATORS
 from sciml.data.generators import generate
-from sciml.data.generators.navier_stokes import (
-    initial_vorticity,
-    minimum_resolution,
-    navier_stokes2d,
-    ns_forcing,
-    solve_navier_stokes,
-)
+from sciml.data.generators.navier_stokes import initial_vorticity, minimum_resolution, navier_stokes2d, ns_forcing
 from sciml.data.schema import validate
+from sciml.numerics.pde import solve_navier_stokes
 from sciml.numerics.spectral import spectral_gradient_2d
 
 SMALL = {"n": 3, "resolution": 64, "t_final": 0.2, "n_times": 2, "batch_size": 2}
@@ -37,7 +32,7 @@ def test_taylor_green_vortex_decays_exactly(m, nu):
     k = 2 * math.pi * m
     w0 = (2 * k * torch.cos(k * grid[:, None]) * torch.cos(k * grid[None, :]))[None]
     t = torch.tensor([0.0, 0.5, 1.0], dtype=torch.float64)
-    w = solve_navier_stokes(w0, nu, t, max_dt=2e-3)
+    w = solve_navier_stokes(w0, t, nu=nu, max_dt=2e-3)
     exact = w0[:, None] * torch.exp(-2 * nu * k**2 * t)[None, :, None, None]
     error = (w - exact).norm(dim=(-2, -1)) / exact.norm(dim=(-2, -1))
     assert float(error.max()) <= 1e-6, error  # measured <= 1.7e-7 (CN error at dt = 2e-3)
@@ -81,8 +76,13 @@ def test_enstrophy_budget_from_saved_fields(tmp_path, forcing, drag, amplitude):
 def test_blow_up_and_courant_violations_name_the_sample_and_setting(tmp_path):
     w0 = initial_vorticity(0, 3, 32)
     w0[2, 5, 5] = float("nan")
-    with pytest.raises(DataError, match=r"sample 2 blew up .*cfl="):
-        solve_navier_stokes(w0, 1e-3, [0.0, 0.1])
+    with pytest.raises(DataError, match=r"sample 2 has non-finite values in its initial state w0 at t0=0"):
+        solve_navier_stokes(w0, [0.0, 0.1], nu=1e-3)
+    w0[2] = 1e3 * w0[0]  # 1000 times the velocity: the adaptive step shrinks, the fixed one breaks the limit
+    with pytest.raises(DataError, match=r"sample 2 reached Courant number .*dt=0.01: lower dt"):
+        solve_navier_stokes(w0, [0.0, 0.1], nu=1e-3, dt=0.01)
+    with pytest.raises(DataError, match=r"sample 2 needs more than max_steps=20 steps .*raise max_steps"):
+        solve_navier_stokes(w0, [0.1], nu=1e-3, max_steps=20)
     with pytest.raises(DataError, match=r"sample \d+ reached Courant number .*dt=0.5"):
         navier_stokes2d(tmp_path / "bad.h5", dt=0.5, forcing="kolmogorov", forcing_amplitude=50.0, **SMALL)
     assert not (tmp_path / "bad.h5").exists()

@@ -13,14 +13,10 @@ import torch
 
 from sciml.core.errors import ConfigError, DataError
 from sciml.data.generators import generate
-from sciml.data.generators import reaction_diffusion as rd_module
-from sciml.data.generators.reaction_diffusion import (
-    allen_cahn_free_energy,
-    reaction_diffusion1d,
-    reaction_diffusion_initial_conditions,
-    solve_reaction_diffusion,
-)
+from sciml.data.generators.reaction_diffusion import reaction_diffusion1d, reaction_diffusion_initial_conditions
 from sciml.data.schema import validate
+from sciml.numerics.pde import _reaction_diffusion as rd_solver_module
+from sciml.numerics.pde import allen_cahn_free_energy, solve_reaction_diffusion
 from sciml.numerics.spectral import spectral_derivative
 
 SMALL = {"n": 5, "resolution": 160, "n_times": 5, "batch_size": 3}
@@ -59,7 +55,7 @@ def test_allen_cahn_free_energy_never_increases():
     length = 1.0
     u0 = reaction_diffusion_initial_conditions(0, 4, 256, model="allen_cahn", length=length)
     u = solve_reaction_diffusion(
-        u0, torch.linspace(0, 1, 41), length, model="allen_cahn", diffusion=DIFFUSION, rate=RATE
+        u0, torch.linspace(0, 1, 41), length=length, model="allen_cahn", diffusion=DIFFUSION, rate=RATE
     )
     energy = allen_cahn_free_energy(u, length, DIFFUSION, RATE)
     assert bool((energy.diff(dim=-1) <= 1e-12 * energy[:, :1]).all()), energy
@@ -76,7 +72,7 @@ def test_fisher_kpp_front_approaches_the_minimal_speed():
     x = torch.arange(s, dtype=torch.float64) * (length / s)
     u0 = 0.5 * (torch.tanh(x - length / 2 + 10) - torch.tanh(x - length / 2 - 10))
     times = torch.tensor([0.0, 5.0, 15.0, 25.0], dtype=torch.float64)
-    u = solve_reaction_diffusion(u0[None], times, length, diffusion=diffusion, rate=rate)[0]
+    u = solve_reaction_diffusion(u0[None], times, length=length, diffusion=diffusion, rate=rate)[0]
 
     def front(v: torch.Tensor) -> float:
         i = int(torch.nonzero((x > length / 2) & (v < 0.5))[0])
@@ -159,8 +155,8 @@ def test_solver_rejects_unknown_model():
 
 def test_blow_up_names_the_sample_and_leaves_no_file(tmp_path, monkeypatch):
     # a bound below max|u0| makes the first output count as a blow-up
-    monkeypatch.setattr(rd_module, "_BLOW_UP_FACTOR", 0.5)
-    with pytest.raises(DataError, match=r"fisher_kpp integration blew up for sample 0 .*lower cfl") as info:
+    monkeypatch.setattr(rd_solver_module, "_BLOW_UP_FACTOR", 0.5)
+    with pytest.raises(DataError, match=r"fisher_kpp integration blew up for sample 0 .*lower dt") as info:
         reaction_diffusion1d(tmp_path / "blow.h5", **SMALL)
     assert "\n" not in str(info.value)
     assert list(tmp_path.iterdir()) == []

@@ -5,7 +5,8 @@
 Each Fourier mode evolves independently, ``u_hat_k(t) = u_hat_k(0) exp((-i beta k -
 nu k^2) t)``, so the solution of the trigonometric interpolant of the initial samples
 is computed exactly (to rounding) at any time, for any ``beta`` (hyperbolic, ``nu =
-0``, included) and with no time step.
+0``, included) and with no time step
+(:func:`sciml.numerics.pde.solve_advection_diffusion`).
 
 Initial conditions: Gaussian random fields as in ``burgers1d``, or sums of sines
 ``sum_i A_i sin(2 pi m_i x / length + phi_i)`` with ``A_i ~ U(0, 1)``, ``m_i`` uniform
@@ -15,72 +16,24 @@ in ``1..max_mode``, ``phi_i ~ U(0, 2 pi)`` (the PDEBench advection recipe).
 from __future__ import annotations
 
 import math
-from collections.abc import Sequence
 
 import numpy as np
 import torch
 
-from sciml.core.errors import ConfigError
 from sciml.core.registry import GENERATORS
-from sciml.data.generators._common import check_parameters, grf_initial_conditions, resolve_device, sample_generator
+from sciml.data.generators._common import (
+    check_parameters,
+    grf_initial_conditions,
+    resolve_device,
+    run_batches,
+    sample_generator,
+)
 from sciml.data.schema import FieldsWriter, Provenance
-from sciml.numerics.spectral import wavenumbers
+from sciml.numerics.pde import ADVECTION_METHOD, solve_advection_diffusion
 
-__all__ = ["advection_diffusion1d", "solve_advection_diffusion", "sine_initial_conditions"]
+__all__ = ["advection_diffusion1d", "sine_initial_conditions"]
 
 _INITIAL_CONDITIONS = ("grf", "sines")
-
-
-def solve_advection_diffusion(
-    u0: torch.Tensor,
-    beta: float,
-    nu: float,
-    t_out: Sequence[float] | torch.Tensor,
-    length: float = 1.0,
-) -> torch.Tensor:
-    """Exact Fourier solution of periodic ``u_t + beta u_x = nu u_xx``.
-
-    Parameters
-    ----------
-    u0 : Tensor ``[B, S]``
-        Initial values at ``x_j = j * length / S``; float64 recommended.
-    beta : float
-        Advection speed (any sign and size).
-    nu : float
-        Diffusivity, ``>= 0``.
-    t_out : sequence of float or Tensor ``[T]``
-        Output times.
-    length : float
-        Period of the domain.
-
-    Returns
-    -------
-    Tensor ``[B, T, S]``
-        The trigonometric interpolant of ``u0`` advected and diffused to each time,
-        sampled on the grid of ``u0``.
-
-    Examples
-    --------
-    With ``nu = 0`` a shift by whole grid cells is a roll:
-
-    >>> u0 = torch.randn(2, 16, dtype=torch.float64)
-    >>> u = solve_advection_diffusion(u0, beta=0.25, nu=0.0, t_out=[1.0])
-    >>> bool(torch.allclose(u[:, 0], torch.roll(u0, 4, dims=-1), atol=1e-12))
-    True
-    """
-    if u0.ndim != 2:
-        raise ConfigError(f"solve_advection_diffusion: u0 must have shape [B, S], got {tuple(u0.shape)}")
-    if not nu >= 0:
-        raise ConfigError(f"solve_advection_diffusion: nu={nu} must be >= 0")
-    s = u0.shape[-1]
-    t = torch.as_tensor(t_out, dtype=torch.float64, device=u0.device).reshape(-1, 1)
-    k = wavenumbers(s, length, real=True, dtype=torch.float64, device=u0.device)
-    # phase beta k t reaches 1e4 and more for beta ~ 50: keep it in float64
-    propagator = torch.exp((-1j * beta * k - nu * k**2) * t)
-    u_hat = torch.fft.rfft(u0.to(torch.float64))[:, None, :] * propagator
-    u = torch.fft.irfft(u_hat, n=s).to(u0.dtype)
-    u[:, t[:, 0] == 0] = u0[:, None]  # exact copies, not FFT round trips
-    return u
 
 
 def sine_initial_conditions(
@@ -234,43 +187,52 @@ def advection_diffusion1d(
     else:
         params.update(n_waves=n_waves, max_mode=max_mode)
     solver = {
-        "method": "exact Fourier propagator exp((-i beta k - nu k^2) t)",
+        "method": ADVECTION_METHOD,
         "dt": None,
         "resolution": resolution,
         "dtype": "float64",
     }
     provenance = Provenance("advection_diffusion1d", params=params, seed=seed, solver=solver)
-    starts = range(0, n, batch_size)
-    if progress:
-        from tqdm.auto import tqdm
 
-        starts = tqdm(starts, desc="advection_diffusion1d", unit="batch")
+    def compute(start: int, count: int) -> dict[str, np.ndarray]:
+        if initial_condition == "grf":
+            u0 = grf_initial_conditions(
+                start,
+                count,
+                resolution,
+                seed=seed,
+                length=length,
+                alpha=alpha,
+                tau=tau,
+                sigma=sigma,
+                device=torch_device,
+            )
+        else:
+            u0 = sine_initial_conditions(
+                start,
+                count,
+                resolution,
+                seed=seed,
+                length=length,
+                n_waves=n_waves,
+                max_mode=max_mode,
+                device=torch_device,
+            )
+        if n_times > 1:
+            u = solve_advection_diffusion(u0, t, beta=beta, nu=nu, length=length, first_index=start)
+        else:
+            u = u0[:, None]
+        return {"u": u[:, :, None].cpu().numpy().astype(np.float32), "a": u0[:, None].cpu().numpy().astype(np.float32)}
+
+    key = {"params": params, "seed": seed, "solver": solver, "device": str(torch_device)}
     with FieldsWriter(path, n, (len(t), 1, resolution), t, {"x": x}, provenance, a_shape=(1, resolution)) as writer:
-        for start in starts:
-            count = min(batch_size, n - start)
-            if initial_condition == "grf":
-                u0 = grf_initial_conditions(
-                    start,
-                    count,
-                    resolution,
-                    seed=seed,
-                    length=length,
-                    alpha=alpha,
-                    tau=tau,
-                    sigma=sigma,
-                    device=torch_device,
-                )
-            else:
-                u0 = sine_initial_conditions(
-                    start,
-                    count,
-                    resolution,
-                    seed=seed,
-                    length=length,
-                    n_waves=n_waves,
-                    max_mode=max_mode,
-                    device=torch_device,
-                )
-            u = solve_advection_diffusion(u0, beta, nu, t, length)
-            writer.write(u[:, :, None].cpu().numpy(), a=u0[:, None].cpu().numpy())
-        return writer.close()
+        return run_batches(
+            writer,
+            path,
+            generator="advection_diffusion1d",
+            n=n,
+            batch_size=batch_size,
+            key=key,
+            compute=compute,
+            progress=progress,
+        )

@@ -11,12 +11,11 @@ operator (Li et al. 2021, ``alpha=2, tau=3``):
   (3) elsewhere, the FNO benchmark's piecewise-constant field;
 - ``coefficient="lognormal"``: ``a = exp(g)``.
 
-Solver: the standard second-order five-point finite-difference scheme on the
-``S x S`` node grid ``x_i = i / (S - 1)`` that includes the boundary nodes (as the FNO
-files of 85 x 85 and 421 x 421 points), the coefficient on each cell face taken as the
-arithmetic (the FNO benchmark's MATLAB solver) or harmonic mean of its two nodes. The
-matrix is symmetric positive definite (an M-matrix) and is factorized per sample by
-SuperLU (:func:`scipy.sparse.linalg.splu`) on the CPU.
+Solver: :func:`sciml.numerics.pde.solve_darcy`, the standard second-order five-point
+finite-difference scheme on the ``S x S`` node grid ``x_i = i / (S - 1)`` that includes
+the boundary nodes (as the FNO files of 85 x 85 and 421 x 421 points), the coefficient on
+each cell face the arithmetic (the FNO benchmark's MATLAB solver) or harmonic mean of
+its two nodes, factorized per sample by SuperLU on the CPU.
 """
 
 from __future__ import annotations
@@ -24,94 +23,18 @@ from __future__ import annotations
 import math
 
 import numpy as np
-import scipy.sparse as sp
-import scipy.sparse.linalg as spla
 import torch
 
-from sciml.core.errors import ConfigError, DataError
+from sciml.core.errors import ConfigError
 from sciml.core.registry import GENERATORS
-from sciml.data.generators._common import check_parameters, resolve_device, sample_generator
+from sciml.data.generators._common import check_parameters, resolve_device, run_batches, sample_generator
 from sciml.data.schema import FieldsWriter, Provenance
+from sciml.numerics.pde import DARCY_METHOD, FACE_AVERAGES, solve_darcy
 
-__all__ = ["darcy2d", "solve_darcy", "darcy_matrix", "darcy_coefficients", "cosine_gaussian_random_field"]
+__all__ = ["darcy2d", "darcy_coefficients", "cosine_gaussian_random_field"]
 
 _COEFFICIENTS = ("threshold", "lognormal")
-_FACE_AVERAGES = ("arithmetic", "harmonic")
-
-
-def _face_mean(left: np.ndarray, right: np.ndarray, face_average: str) -> np.ndarray:
-    if face_average == "arithmetic":
-        return 0.5 * (left + right)
-    if face_average == "harmonic":
-        return 2.0 * left * right / (left + right)
-    raise ConfigError(f"darcy: face_average={face_average!r} is not one of {', '.join(_FACE_AVERAGES)}")
-
-
-def darcy_matrix(a: np.ndarray, face_average: str = "arithmetic") -> sp.csc_matrix:
-    """Five-point finite-difference matrix of ``-div(a grad .)`` with zero Dirichlet data.
-
-    Parameters
-    ----------
-    a : array ``[S, S]``
-        Coefficient at the nodes ``(x_i, y_j) = (i, j) / (S - 1)``, ``x`` along axis 0;
-        all entries ``> 0``.
-    face_average : {"arithmetic", "harmonic"}
-        Mean of the two nodal values used on each cell face. Both are second order
-        for smooth ``a``; harmonic keeps the flux continuous across jumps.
-
-    Returns
-    -------
-    scipy.sparse.csc_matrix ``[(S-2)^2, (S-2)^2]``
-        Acting on the interior unknowns ordered ``p = (i - 1) (S - 2) + (j - 1)``;
-        symmetric positive definite, scaled by ``1 / h^2`` with ``h = 1 / (S - 1)``.
-    """
-    a = np.asarray(a, dtype=np.float64)
-    if a.ndim != 2 or a.shape[0] != a.shape[1] or a.shape[0] < 3:
-        raise ConfigError(f"darcy_matrix: a must be a square [S, S] array with S >= 3, got shape {a.shape}")
-    if not np.all(a > 0):
-        raise DataError("darcy_matrix: the coefficient a must be > 0 everywhere (and finite)")
-    s = a.shape[0]
-    m = s - 2
-    h = 1.0 / (s - 1)
-    ax = _face_mean(a[:-1, :], a[1:, :], face_average)  # face (i + 1/2, j), [S-1, S]
-    ay = _face_mean(a[:, :-1], a[:, 1:], face_average)  # face (i, j + 1/2), [S, S-1]
-    main = (ax[:-1, 1:-1] + ax[1:, 1:-1] + ay[1:-1, :-1] + ay[1:-1, 1:]).ravel()
-    along_y = np.zeros((m, m))
-    along_y[:, :-1] = -ay[1:-1, 1:-1]  # couples (i, j) and (i, j + 1); none across rows of i
-    along_y = along_y.ravel()[:-1]
-    along_x = -ax[1:-1, 1:-1].ravel()  # couples (i, j) and (i + 1, j)
-    matrix = sp.diags([main, along_y, along_y, along_x, along_x], [0, 1, -1, m, -m], shape=(m * m, m * m))
-    return (matrix / h**2).tocsc()
-
-
-def solve_darcy(a: np.ndarray, f: float | np.ndarray = 1.0, face_average: str = "arithmetic") -> np.ndarray:
-    """Solve ``-div(a grad u) = f`` on the unit square with ``u = 0`` on the boundary.
-
-    Second order in the grid spacing ``h = 1 / (S - 1)`` for smooth ``a`` and ``u``.
-
-    Parameters
-    ----------
-    a : array ``[S, S]``
-        Coefficient at the nodes, boundary included, ``x`` along axis 0.
-    f : float or array ``[S, S]``
-        Right-hand side (only interior nodes are used).
-    face_average : {"arithmetic", "harmonic"}
-        See :func:`darcy_matrix`.
-
-    Returns
-    -------
-    array ``[S, S]``, float64
-        Nodal solution, zero on the boundary nodes.
-    """
-    a = np.asarray(a, dtype=np.float64)
-    matrix = darcy_matrix(a, face_average)
-    s = a.shape[0]
-    rhs = np.broadcast_to(np.asarray(f, dtype=np.float64), (s, s))[1:-1, 1:-1].ravel()
-    # minimum-degree ordering of A^T + A suits the symmetric five-point pattern
-    interior = spla.splu(matrix, permc_spec="MMD_AT_PLUS_A").solve(rhs)
-    u = np.zeros((s, s))
-    u[1:-1, 1:-1] = interior.reshape(s - 2, s - 2)
-    return u
+_FACE_AVERAGES = FACE_AVERAGES
 
 
 def cosine_gaussian_random_field(
@@ -238,7 +161,7 @@ def darcy2d(
     batch_size : int
         Samples drawn and written together.
     progress : bool
-        Show a tqdm progress bar over samples.
+        Show a tqdm progress bar over batches.
     resolution : int
         Nodes S per side, boundary included: 85, 141, 211 and 421 are the FNO
         benchmark's grids; 64 and 128 the project's recipes.
@@ -276,7 +199,7 @@ def darcy2d(
         "grf_basis": "cosine (Neumann), modes 0..S-1 per axis",
     }
     solver = {
-        "method": "five-point finite differences, second order; SuperLU direct solve per sample",
+        "method": DARCY_METHOD,
         "face_average": face_average,
         "resolution": resolution,
         "h": 1.0 / (resolution - 1),
@@ -293,30 +216,27 @@ def darcy2d(
         "a_minus": a_minus,
         "device": torch_device,
     }
-    bar = None
-    if progress:
-        from tqdm.auto import tqdm
-
-        bar = tqdm(total=n, desc="darcy2d", unit="sample")
     shape = (resolution, resolution)
-    try:
-        with FieldsWriter(
-            path, n, (1, 1, *shape), np.zeros(1), {"x": grid, "y": grid}, provenance, a_shape=(1, *shape)
-        ) as w:
-            for start in range(0, n, batch_size):
-                count = min(batch_size, n - start)
-                a = darcy_coefficients(start, count, resolution, **sampling).cpu().numpy()
-                u = np.empty_like(a)
-                for b in range(count):
-                    u[b] = solve_darcy(a[b], forcing, face_average)
-                    if not np.all(np.isfinite(u[b])):
-                        raise DataError(
-                            f"darcy2d: sample {start + b} gave a non-finite solution; check a_plus, a_minus, sigma"
-                        )
-                    if bar is not None:
-                        bar.update(1)
-                w.write(u[:, None, None], a=a[:, None])
-            return w.close()
-    finally:
-        if bar is not None:
-            bar.close()
+
+    def compute(start: int, count: int) -> dict[str, np.ndarray]:
+        a = darcy_coefficients(start, count, resolution, **sampling)
+        u = solve_darcy(a, forcing, face_average=face_average, first_index=start)
+        return {
+            "u": u[:, None, None].cpu().numpy().astype(np.float32),
+            "a": a[:, None].cpu().numpy().astype(np.float32),
+        }
+
+    key = {"params": params, "seed": seed, "solver": solver, "device": str(torch_device)}
+    with FieldsWriter(
+        path, n, (1, 1, *shape), np.zeros(1), {"x": grid, "y": grid}, provenance, a_shape=(1, *shape)
+    ) as w:
+        return run_batches(
+            w,
+            path,
+            generator="darcy2d",
+            n=n,
+            batch_size=batch_size,
+            key=key,
+            compute=compute,
+            progress=progress,
+        )

@@ -9,10 +9,11 @@ Initial conditions: sums of ``n_solitons`` solitons with speeds ``c ~ U(c_min, c
 and centres ``x0 ~ U(0, length)``, each placed at its nearest periodic image; the
 solitons overtake and pass through one another with a phase shift.
 
-Solver: Fourier pseudo-spectral, the nonlinear term ``-3 (u^2)_x`` dealiased by the 2/3
-rule, ETDRK4 in time with the contour-integral coefficients of Kassam and Trefethen
-(2005). The dispersive term is integrated exactly (symbol ``i k^3``), so the step is
-limited by the nonlinear term only: ``dt = cfl / (3 c_max k_max)`` with ``3 c_max``
+Solver: :func:`sciml.numerics.pde.solve_kdv` (Fourier pseudo-spectral, the nonlinear term
+``-3 (u^2)_x`` dealiased by the 2/3 rule, ETDRK4 with the contour-integral coefficients
+of Kassam and Trefethen (2005)). The dispersive term is integrated exactly (symbol
+``i k^3``), so the step is limited by the nonlinear term only:
+``dt = cfl / (3 c_max k_max)`` (:func:`sciml.numerics.pde.kdv_time_step`) with ``3 c_max``
 the largest nonlinear speed ``6 max|u|`` of one soliton and ``k_max`` the largest
 dealiased wavenumber.
 """
@@ -20,22 +21,19 @@ dealiased wavenumber.
 from __future__ import annotations
 
 import math
-from collections.abc import Sequence
 
 import numpy as np
 import torch
 
-from sciml.core.errors import ConfigError
 from sciml.core.registry import GENERATORS
-from sciml.data.generators._common import check_parameters, resolve_device, sample_generator
-from sciml.data.generators.kuramoto_sivashinsky import METHOD, integrate_semilinear_1d
+from sciml.data.generators._common import check_parameters, resolve_device, run_batches, sample_generator
 from sciml.data.schema import FieldsWriter, Provenance
-from sciml.numerics.spectral import dealias_mask, wavenumbers
+from sciml.numerics.pde import KDV_METHOD, kdv_time_step, soliton, solve_kdv
 
-__all__ = ["kdv1d", "solve_kdv", "soliton", "soliton_initial_conditions", "kdv_time_step"]
+__all__ = ["kdv1d", "soliton_initial_conditions"]
 
-# solitons never grow; a maximum past this multiple of max|u0| means an unstable step
-# (a general initial hump may shed a soliton up to twice its height)
+# solitons never grow; a maximum past this multiple of the largest possible max|u0|
+# means an unstable step
 _BLOW_UP_FACTOR = 4.0
 DEFAULT_CFL = 0.25
 # a soliton's Fourier amplitude decays like exp(-pi k / sqrt(c)); this much decay at
@@ -44,99 +42,6 @@ _SPECTRAL_DECAY = 18.0
 # the tail of a soliton at half a period, exp(-sqrt(c) length / 2), is below 1e-7 of
 # its height past this many half-widths
 _PERIODIC_TAIL = 16.0
-
-
-def soliton(x: torch.Tensor, t: float, c: float, x0: float, length: float | None = None) -> torch.Tensor:
-    """KdV soliton ``(c/2) sech^2(sqrt(c)/2 (x - c t - x0))`` at time ``t``.
-
-    With ``length`` the centre is wrapped into the period and each point sees its
-    nearest image (exact up to the tail ``2 c exp(-sqrt(c) length / 2)``).
-    """
-    shift = x - c * t - x0
-    if length is not None:
-        shift = torch.remainder(shift + length / 2, length) - length / 2
-    return (c / 2) / torch.cosh(math.sqrt(c) / 2 * shift) ** 2
-
-
-def kdv_time_step(c_max: float, length: float, resolution: int, cfl: float = DEFAULT_CFL) -> float:
-    """Largest step ``cfl / (3 c_max k_max)``, ``k_max = 2 pi (resolution / 3) / length``."""
-    k_max = 2 * math.pi * (resolution / 3) / length
-    return cfl / (3 * c_max * k_max)
-
-
-def solve_kdv(
-    u0: torch.Tensor,
-    t_out: Sequence[float] | torch.Tensor,
-    length: float,
-    *,
-    dt: float,
-    progress: bool = False,
-) -> torch.Tensor:
-    """Solve periodic ``u_t + 6 u u_x + u_xxx = 0`` from a batch of initial conditions.
-
-    Pseudo-spectral on the grid of ``u0`` (2/3-rule dealiasing of ``(u^2)_x``) with
-    ETDRK4 steps no longer than ``dt``; fourth order in time.
-
-    Parameters
-    ----------
-    u0 : Tensor ``[B, S]``
-        Initial values at ``x_j = j * length / S``; ``S`` even; float64 recommended.
-    t_out : sequence of float or Tensor ``[T]``
-        Non-decreasing output times, ``>= 0``.
-    length : float
-        Period of the domain.
-    dt : float
-        Largest time step; :func:`kdv_time_step` gives one for solitons of speed up
-        to ``c_max``.
-    progress : bool
-        Show a tqdm bar over the output times.
-
-    Returns
-    -------
-    Tensor ``[B, T, S]``
-
-    Raises
-    ------
-    DataError
-        If the solution becomes non-finite or ``max|u|`` passes 4 ``max|u0|``.
-    """
-    return _solve(u0, t_out, length, dt=dt, progress=progress, first_sample=0, bound=None)
-
-
-def _solve(u0, t_out, length, *, dt, progress, first_sample, bound):
-    if u0.ndim != 2 or u0.shape[-1] % 2:
-        raise ConfigError(f"solve_kdv: u0 must have shape [B, S] with S even, got {tuple(u0.shape)}")
-    s = u0.shape[-1]
-    k = wavenumbers(s, length, real=True, dtype=u0.dtype, device=u0.device)
-    # u_t = -u_xxx: symbol -(i k)^3 = i k^3; the Nyquist mode, whose odd derivatives
-    # the grid cannot hold, is left at rest
-    linear_symbol = 1j * k**3
-    linear_symbol[-1] = 0
-    nonlinear_symbol = -3j * k * dealias_mask(s, real=True, device=u0.device)
-
-    def nonlinear_hat(v_hat: torch.Tensor) -> torch.Tensor:
-        return torch.fft.rfft(torch.fft.irfft(v_hat, n=s).square_()).mul_(nonlinear_symbol)
-
-    def message(sample: int, t: float) -> str:
-        return (
-            f"KdV integration blew up for sample {sample} at t={t:.4g} (dt={dt:.3g}, resolution={s}): "
-            "lower cfl or raise resolution"
-        )
-
-    if bound is None:
-        bound = _BLOW_UP_FACTOR * float(u0.abs().max()) + 1e-12
-    return integrate_semilinear_1d(
-        u0,
-        linear_symbol,
-        nonlinear_hat,
-        t_out,
-        dt,
-        bound=bound,
-        blow_up_message=message,
-        first_sample=first_sample,
-        progress=progress,
-        desc="kdv1d time",
-    )
 
 
 def soliton_initial_conditions(
@@ -291,7 +196,7 @@ def kdv1d(
     output_interval = t_final / (n_times - 1) if n_times > 1 else 0.0
     steps_per_output = math.ceil(output_interval / dt_max - 1e-9) if n_times > 1 else 0
     solver = {
-        "method": METHOD + ", 2/3 dealiasing",
+        "method": KDV_METHOD,
         "dt": output_interval / steps_per_output if steps_per_output else dt_max,
         "steps_per_output": steps_per_output,
         "cfl": cfl,
@@ -300,11 +205,30 @@ def kdv1d(
     }
     provenance = Provenance("kdv1d", params=params, seed=seed, solver=solver)
     names = [f"c_{i + 1}" for i in range(n_solitons)] + [f"x0_{i + 1}" for i in range(n_solitons)]
-    starts = range(0, n, batch_size)
-    if progress:
-        from tqdm.auto import tqdm
 
-        starts = tqdm(starts, desc="kdv1d", unit="batch")
+    def compute(start: int, count: int) -> dict[str, np.ndarray]:
+        u0, sample_params = soliton_initial_conditions(
+            start,
+            count,
+            resolution,
+            seed=seed,
+            length=length,
+            n_solitons=n_solitons,
+            c_min=c_min,
+            c_max=c_max,
+            device=torch_device,
+        )
+        if n_times > 1:
+            u = solve_kdv(u0, t, length=length, dt=dt_max, bound=bound, first_index=start)
+        else:
+            u = u0[:, None]
+        return {
+            "u": u[:, :, None].cpu().numpy().astype(np.float32),
+            "a": u0[:, None].cpu().numpy().astype(np.float32),
+            "params": sample_params.numpy(),
+        }
+
+    key = {"params": params, "seed": seed, "solver": solver, "device": str(torch_device)}
     with FieldsWriter(
         path,
         n,
@@ -315,19 +239,13 @@ def kdv1d(
         a_shape=(1, resolution),
         param_names=names,
     ) as writer:
-        for start in starts:
-            count = min(batch_size, n - start)
-            u0, sample_params = soliton_initial_conditions(
-                start,
-                count,
-                resolution,
-                seed=seed,
-                length=length,
-                n_solitons=n_solitons,
-                c_min=c_min,
-                c_max=c_max,
-                device=torch_device,
-            )
-            u = _solve(u0, t, length, dt=dt_max, progress=False, first_sample=start, bound=bound)
-            writer.write(u[:, :, None].cpu().numpy(), a=u0[:, None].cpu().numpy(), params=sample_params.numpy())
-        return writer.close()
+        return run_batches(
+            writer,
+            path,
+            generator="kdv1d",
+            n=n,
+            batch_size=batch_size,
+            key=key,
+            compute=compute,
+            progress=progress,
+        )

@@ -12,11 +12,9 @@ Initial conditions: low-mode random waves
 with ``a_m ~ N(0, 1)`` and ``phi_m ~ U(0, 2 pi)``, integrated for ``burn_in`` time
 units that are discarded, so the stored samples lie on the attractor.
 
-Solver: Fourier pseudo-spectral with 2/3-rule dealiasing, ETDRK4 in time with the
-contour-integral coefficients of Kassam and Trefethen (2005); the stiff linear part
-``k^2 - k^4`` is integrated exactly. :func:`integrate_semilinear_1d` is the shared
-ETDRK4 driver of the 1-D generators ``kuramoto_sivashinsky1d``, ``kdv1d`` and
-``reaction_diffusion1d``.
+Solver: :func:`sciml.numerics.pde.solve_kuramoto_sivashinsky` (Fourier pseudo-spectral
+with 2/3-rule dealiasing, ETDRK4 with the contour-integral coefficients of Kassam and
+Trefethen (2005); the stiff linear part ``k^2 - k^4`` is integrated exactly).
 
 References
 ----------
@@ -31,115 +29,16 @@ of the Kuramoto-Sivashinsky flow in a periodic domain", SIAM J. Appl. Dyn. Syst.
 from __future__ import annotations
 
 import math
-from collections.abc import Callable, Sequence
 
 import numpy as np
 import torch
 
-from sciml.core.errors import ConfigError, DataError
 from sciml.core.registry import GENERATORS
-from sciml.data.generators._common import check_parameters, resolve_device, sample_generator
+from sciml.data.generators._common import check_parameters, resolve_device, run_batches, sample_generator
 from sciml.data.schema import FieldsWriter, Provenance
-from sciml.numerics.spectral import dealias_mask, etdrk4_coefficients, etdrk4_step, wavenumbers
+from sciml.numerics.pde import KS_METHOD, solve_kuramoto_sivashinsky
 
-__all__ = [
-    "kuramoto_sivashinsky1d",
-    "solve_kuramoto_sivashinsky",
-    "ks_initial_conditions",
-    "integrate_semilinear_1d",
-    "default_ks_resolution",
-]
-
-# |u| on the KS attractor stays below about 4 whatever the length; far past that the
-# integration has become unstable
-_BLOW_UP_BOUND = 100.0
-METHOD = "pseudo-spectral Fourier, ETDRK4 (Cox-Matthews, Kassam-Trefethen contour coefficients)"
-
-
-def integrate_semilinear_1d(
-    u0: torch.Tensor,
-    linear_symbol: torch.Tensor,
-    nonlinear_hat: Callable[[torch.Tensor], torch.Tensor],
-    t_out: Sequence[float] | torch.Tensor,
-    max_step: float,
-    *,
-    bound: float,
-    blow_up_message: Callable[[int, float], str],
-    first_sample: int = 0,
-    progress: bool = False,
-    desc: str = "time",
-) -> torch.Tensor:
-    """ETDRK4 integration of ``u_t = L u + N(u)`` on a periodic 1-D grid, sampled at ``t_out``.
-
-    Each interval between output times is cut into equal steps no longer than
-    ``max_step``; the coefficients of each distinct step are computed once.
-
-    Parameters
-    ----------
-    u0 : Tensor ``[B, S]``, real
-        Initial values at ``x_j = j * length / S`` (time 0).
-    linear_symbol : Tensor ``[S // 2 + 1]``, real or complex
-        Fourier symbol of ``L`` in the ordering of :func:`torch.fft.rfft`.
-    nonlinear_hat : callable
-        ``N_hat = nonlinear_hat(v_hat)`` on ``[B, S // 2 + 1]`` coefficients.
-    t_out : sequence of float or Tensor ``[T]``
-        Non-decreasing output times, ``>= 0``.
-    max_step : float
-        Largest time step.
-    bound : float
-        Largest admissible ``|u|``; non-finite values or values past it at an output
-        time raise :class:`DataError`.
-    blow_up_message : callable
-        ``blow_up_message(sample_index, t) -> str``, the one-line message of that error.
-    first_sample : int
-        Index of the batch's first sample in the data set (for the message).
-    progress : bool
-        Show a tqdm bar over the output times.
-    desc : str
-        Label of that bar.
-
-    Returns
-    -------
-    Tensor ``[B, T, S]``
-        Solution at the output times; entries at ``t = 0`` equal ``u0``.
-    """
-    if u0.ndim != 2:
-        raise ConfigError(f"integrate_semilinear_1d: u0 must have shape [B, S], got {tuple(u0.shape)}")
-    if not max_step > 0:
-        raise ConfigError(f"integrate_semilinear_1d: max_step={max_step} must be > 0")
-    t_out = torch.as_tensor(t_out, dtype=torch.float64).reshape(-1)
-    if len(t_out) and (t_out[0] < 0 or bool((t_out.diff() < 0).any())):
-        raise ConfigError("integrate_semilinear_1d: output times must be >= 0 and non-decreasing")
-    batch, s = u0.shape
-    u_hat = torch.fft.rfft(u0)
-    out = torch.empty(batch, len(t_out), s, dtype=u0.dtype, device=u0.device)
-    cache: dict[float, object] = {}
-    previous = 0.0
-    iterator = range(len(t_out))
-    if progress:
-        from tqdm.auto import tqdm
-
-        iterator = tqdm(iterator, desc=desc, leave=False)
-    for j in iterator:
-        t_next = float(t_out[j])
-        interval = t_next - previous
-        n_steps = max(0, math.ceil(interval / max_step - 1e-9))
-        if n_steps == 0:
-            out[:, j] = u0 if t_next == 0 else out[:, j - 1]
-            continue
-        h = interval / n_steps
-        key = round(h, 15)
-        if key not in cache:
-            cache[key] = etdrk4_coefficients(linear_symbol, h)
-        for _ in range(n_steps):
-            u_hat = etdrk4_step(u_hat, nonlinear_hat, cache[key])
-        u = torch.fft.irfft(u_hat, n=s)
-        bad = ~(u.abs() <= bound).all(dim=1)  # also catches NaN
-        if bool(bad.any()):
-            raise DataError(blow_up_message(first_sample + int(torch.nonzero(bad)[0]), t_next))
-        out[:, j] = u
-        previous = t_next
-    return out
+__all__ = ["kuramoto_sivashinsky1d", "ks_initial_conditions", "default_ks_resolution"]
 
 
 def default_ks_resolution(length: float) -> int:
@@ -153,79 +52,6 @@ def _min_ks_resolution(length: float) -> int:
     # (measured at length 22, 32 pi, 200): below k_max = 4, that is S < 1.9 length, the
     # truncation error passes 1e-4. The default dx <= 0.4 gives k_max >= 5.2.
     return 2 * math.ceil(length)
-
-
-def solve_kuramoto_sivashinsky(
-    u0: torch.Tensor,
-    t_out: Sequence[float] | torch.Tensor,
-    length: float = 32 * math.pi,
-    *,
-    dt: float = 0.05,
-    progress: bool = False,
-) -> torch.Tensor:
-    """Solve periodic ``u_t + u u_x + u_xx + u_xxxx = 0`` from a batch of initial conditions.
-
-    Pseudo-spectral on the grid of ``u0`` with 2/3-rule dealiasing of ``(u^2)_x``;
-    ETDRK4 steps (fourth order) no longer than ``dt``.
-
-    Parameters
-    ----------
-    u0 : Tensor ``[B, S]``
-        Initial values at ``x_j = j * length / S``; ``S`` even. The computation runs
-        in the dtype (float64 recommended) and on the device of ``u0``.
-    t_out : sequence of float or Tensor ``[T]``
-        Non-decreasing output times, ``>= 0``.
-    length : float
-        Period of the domain.
-    dt : float
-        Largest time step. On the attractor the relative error after one time unit is
-        6e-7 at 0.05, 5e-6 at 0.1 and 8e-5 at 0.25 (the stiff high modes cost some
-        order there); on smooth solutions it scales as ``dt^4``.
-    progress : bool
-        Show a tqdm bar over the output times.
-
-    Returns
-    -------
-    Tensor ``[B, T, S]``
-
-    Raises
-    ------
-    DataError
-        If the solution becomes non-finite or exceeds ``|u| = 100``, naming the sample.
-    """
-    return _solve(u0, t_out, length, dt=dt, progress=progress, first_sample=0)
-
-
-def _solve(u0, t_out, length, *, dt, progress, first_sample):
-    if u0.ndim != 2 or u0.shape[-1] % 2:
-        raise ConfigError(f"solve_kuramoto_sivashinsky: u0 must have shape [B, S] with S even, got {tuple(u0.shape)}")
-    s = u0.shape[-1]
-    k = wavenumbers(s, length, real=True, dtype=u0.dtype, device=u0.device)
-    linear_symbol = k**2 - k**4
-    # N(u) = -(u^2 / 2)_x, modes outside the 2/3 band never fed
-    nonlinear_symbol = -0.5j * k * dealias_mask(s, real=True, device=u0.device)
-
-    def nonlinear_hat(v_hat: torch.Tensor) -> torch.Tensor:
-        return torch.fft.rfft(torch.fft.irfft(v_hat, n=s).square_()).mul_(nonlinear_symbol)
-
-    def message(sample: int, t: float) -> str:
-        return (
-            f"Kuramoto-Sivashinsky integration blew up for sample {sample} at t={t:.4g} "
-            f"(dt={dt:.3g}, resolution={s}, length={length:.4g}): lower dt or raise resolution"
-        )
-
-    return integrate_semilinear_1d(
-        u0,
-        linear_symbol,
-        nonlinear_hat,
-        t_out,
-        dt,
-        bound=_BLOW_UP_BOUND,
-        blow_up_message=message,
-        first_sample=first_sample,
-        progress=progress,
-        desc="kuramoto_sivashinsky1d time",
-    )
 
 
 def ks_initial_conditions(
@@ -370,7 +196,7 @@ def kuramoto_sivashinsky1d(
         "n": n,
     }
     solver = {
-        "method": METHOD + ", 2/3 dealiasing",
+        "method": KS_METHOD,
         "dt": dt,
         "steps_per_output": math.ceil(dt_output / dt - 1e-9),
         "burn_in_steps": math.ceil(burn_in / dt - 1e-9),
@@ -378,19 +204,29 @@ def kuramoto_sivashinsky1d(
         "dtype": "float64",
     }
     provenance = Provenance("kuramoto_sivashinsky1d", params=params, seed=seed, solver=solver)
-    starts = range(0, n, batch_size)
-    if progress:
-        from tqdm.auto import tqdm
 
-        starts = tqdm(starts, desc="kuramoto_sivashinsky1d", unit="batch")
+    def compute(start: int, count: int) -> dict[str, np.ndarray]:
+        u0 = ks_initial_conditions(
+            start, count, s, seed=seed, length=length, max_mode=max_mode, amplitude=amplitude, device=torch_device
+        )
+        if burn_in > 0:
+            u0 = solve_kuramoto_sivashinsky(u0, [burn_in], length=length, dt=dt, first_index=start)[:, 0]
+        if n_times > 1:
+            u = solve_kuramoto_sivashinsky(u0, t, length=length, dt=dt, first_index=start)
+        else:
+            u = u0[:, None]
+        u = u[:, :, None].cpu().numpy().astype(np.float32)
+        return {"u": u, "a": u[:, 0]}
+
+    key = {"params": params, "seed": seed, "solver": solver, "device": str(torch_device)}
     with FieldsWriter(path, n, (n_times, 1, s), t, {"x": x}, provenance, a_shape=(1, s)) as writer:
-        for start in starts:
-            count = min(batch_size, n - start)
-            u0 = ks_initial_conditions(
-                start, count, s, seed=seed, length=length, max_mode=max_mode, amplitude=amplitude, device=torch_device
-            )
-            if burn_in > 0:
-                u0 = _solve(u0, [burn_in], length, dt=dt, progress=False, first_sample=start)[:, 0]
-            u = _solve(u0, t, length, dt=dt, progress=False, first_sample=start)
-            writer.write(u[:, :, None].cpu().numpy(), a=u[:, :1].cpu().numpy())
-        return writer.close()
+        return run_batches(
+            writer,
+            path,
+            generator="kuramoto_sivashinsky1d",
+            n=n,
+            batch_size=batch_size,
+            key=key,
+            compute=compute,
+            progress=progress,
+        )

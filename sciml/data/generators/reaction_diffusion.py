@@ -17,11 +17,11 @@ Initial conditions: a Gaussian random field ``g`` (covariance as in ``burgers1d`
 rescaled into the model's range, ``(g - min g) / (max g - min g)`` (Fisher-KPP, values
 in [0, 1]) or ``amplitude * g / max|g|`` (Allen-Cahn, values in [-amplitude, amplitude]).
 
-Solver: Fourier pseudo-spectral; ETDRK4 (Kassam-Trefethen contour coefficients) with
-the linear part ``-D k^2 + r`` integrated exactly and the polynomial ``-r u^2`` or
-``-r u^3`` as the nonlinear part, steps ``dt = cfl / r``. No dealiasing: the
-resolution check (``dx <= sqrt(D / r) / 2``) keeps fronts resolved, so the spectrum at
-the grid's Nyquist mode, the only source of aliasing, is already negligible.
+Solver: :func:`sciml.numerics.pde.solve_reaction_diffusion` (Fourier pseudo-spectral;
+ETDRK4 with the linear part ``-D k^2 + r`` integrated exactly and the polynomial
+``-r u^2`` or ``-r u^3`` as the nonlinear part), steps ``dt = cfl / r``. No dealiasing:
+the resolution check (``dx <= sqrt(D / r) / 2``) keeps fronts resolved, so the spectrum
+at the grid's Nyquist mode, the only source of aliasing, is already negligible.
 
 Caveat (Fisher-KPP): the state ``u = 0`` is unstable, so rounding noise (1e-16) where
 ``u`` is zero grows like ``exp(r t)`` and becomes visible (1e-4) after ``r t`` of about
@@ -32,146 +32,25 @@ field that is 0 over an interval should be integrated for ``r t < 30``.
 from __future__ import annotations
 
 import math
-from collections.abc import Sequence
 
 import numpy as np
 import torch
 
 from sciml.core.errors import ConfigError
 from sciml.core.registry import GENERATORS
-from sciml.data.generators._common import check_parameters, grf_initial_conditions, resolve_device
-from sciml.data.generators.kuramoto_sivashinsky import METHOD, integrate_semilinear_1d
+from sciml.data.generators._common import check_parameters, grf_initial_conditions, resolve_device, run_batches
 from sciml.data.schema import FieldsWriter, Provenance
-from sciml.numerics.spectral import wavenumbers
+from sciml.numerics.pde import REACTION_DIFFUSION_METHOD, REACTION_DIFFUSION_MODELS, solve_reaction_diffusion
 
-__all__ = [
-    "reaction_diffusion1d",
-    "solve_reaction_diffusion",
-    "reaction_diffusion_initial_conditions",
-    "allen_cahn_free_energy",
-    "MODELS",
-]
+__all__ = ["reaction_diffusion1d", "reaction_diffusion_initial_conditions", "MODELS"]
 
-MODELS = ("fisher_kpp", "allen_cahn")
+MODELS = REACTION_DIFFUSION_MODELS
 DEFAULT_CFL = 0.02
-# both models obey a maximum principle (|u| <= max(1, max|u0|)); past this multiple the
-# integration has become unstable
-_BLOW_UP_FACTOR = 1.5
 
 
 def _check_model(model: str, where: str) -> None:
     if model not in MODELS:
         raise ConfigError(f"{where}: model={model!r} is unknown; use one of {', '.join(MODELS)}")
-
-
-def solve_reaction_diffusion(
-    u0: torch.Tensor,
-    t_out: Sequence[float] | torch.Tensor,
-    length: float = 1.0,
-    *,
-    model: str = "fisher_kpp",
-    diffusion: float = 1e-3,
-    rate: float = 1.0,
-    dt: float | None = None,
-    progress: bool = False,
-) -> torch.Tensor:
-    """Solve periodic Fisher-KPP or Allen-Cahn from a batch of initial conditions.
-
-    Parameters
-    ----------
-    u0 : Tensor ``[B, S]``
-        Initial values at ``x_j = j * length / S``; ``S`` even; float64 recommended.
-    t_out : sequence of float or Tensor ``[T]``
-        Non-decreasing output times, ``>= 0``.
-    length : float
-        Period of the domain.
-    model : {"fisher_kpp", "allen_cahn"}
-        ``u_t = D u_xx + r u (1 - u)`` or ``u_t = D u_xx + r (u - u^3)``.
-    diffusion : float
-        ``D >= 0``.
-    rate : float
-        ``r > 0``.
-    dt : float, optional
-        Largest time step; default ``0.02 / rate`` (errors below 5e-9 for the
-        spatially constant solutions over ``t = 10 / r``; errors scale as ``dt^4``).
-    progress : bool
-        Show a tqdm bar over the output times.
-
-    Returns
-    -------
-    Tensor ``[B, T, S]``
-
-    Raises
-    ------
-    DataError
-        If ``u`` becomes non-finite or leaves ``1.5 max(1, max|u0|)`` in absolute value.
-    """
-    _check_model(model, "solve_reaction_diffusion")
-    if not diffusion >= 0 or not rate > 0:
-        raise ConfigError(f"solve_reaction_diffusion: need diffusion >= 0 and rate > 0, got {diffusion}, {rate}")
-    dt = DEFAULT_CFL / rate if dt is None else dt
-    return _solve(u0, t_out, length, model, diffusion, rate, dt=dt, progress=progress, first_sample=0)
-
-
-def _solve(u0, t_out, length, model, diffusion, rate, *, dt, progress, first_sample):
-    if u0.ndim != 2 or u0.shape[-1] % 2:
-        raise ConfigError(f"solve_reaction_diffusion: u0 must have shape [B, S] with S even, got {tuple(u0.shape)}")
-    s = u0.shape[-1]
-    k = wavenumbers(s, length, real=True, dtype=u0.dtype, device=u0.device)
-    linear_symbol = rate - diffusion * k**2
-    power = 2 if model == "fisher_kpp" else 3
-
-    def nonlinear_hat(v_hat: torch.Tensor) -> torch.Tensor:
-        return torch.fft.rfft(torch.fft.irfft(v_hat, n=s).pow_(power)).mul_(-rate)
-
-    def message(sample: int, t: float) -> str:
-        return (
-            f"{model} integration blew up for sample {sample} at t={t:.4g} (dt={dt:.3g}, resolution={s}): "
-            "lower cfl or raise resolution"
-        )
-
-    bound = _BLOW_UP_FACTOR * max(1.0, float(u0.abs().max()))
-    return integrate_semilinear_1d(
-        u0,
-        linear_symbol,
-        nonlinear_hat,
-        t_out,
-        dt,
-        bound=bound,
-        blow_up_message=message,
-        first_sample=first_sample,
-        progress=progress,
-        desc=f"{model} time",
-    )
-
-
-def allen_cahn_free_energy(u: torch.Tensor, length: float, diffusion: float, rate: float = 1.0) -> torch.Tensor:
-    """``E(u) = int_0^length D/2 u_x^2 + r/4 (1 - u^2)^2 dx`` by spectral quadrature.
-
-    The gradient term is Parseval's sum ``sum k^2 |u_hat_k|^2`` over every mode, the
-    Nyquist mode included (equal to ``-int u u_xx`` on the grid): the energy of which the
-    semi-discrete Allen-Cahn system is the exact gradient flow, so it never increases.
-
-    Parameters
-    ----------
-    u : Tensor ``[..., S]``
-        Periodic samples at ``x_j = j * length / S``.
-
-    Returns
-    -------
-    Tensor ``[...]``
-    """
-    s = u.shape[-1]
-    k = wavenumbers(s, length, real=True, dtype=u.dtype, device=u.device)
-    u_hat = torch.fft.rfft(u)
-    # Parseval for the real FFT: modes 1..S/2-1 appear twice in the full spectrum
-    weight = torch.full_like(k, 2.0)
-    weight[0] = 1.0
-    if s % 2 == 0:
-        weight[-1] = 1.0
-    gradient = (weight * k**2 * u_hat.abs() ** 2).sum(-1) * (length / s**2)
-    potential = ((1 - u**2) ** 2).mean(-1) * length
-    return diffusion / 2 * gradient + rate / 4 * potential
 
 
 def reaction_diffusion_initial_conditions(
@@ -340,7 +219,7 @@ def reaction_diffusion1d(
     if model == "allen_cahn":
         params["amplitude"] = amplitude
     solver = {
-        "method": METHOD + ", linear part -D k^2 + r exact, no dealiasing",
+        "method": REACTION_DIFFUSION_METHOD,
         "dt": output_interval / steps_per_output if steps_per_output else dt_max,
         "steps_per_output": steps_per_output,
         "cfl": cfl,
@@ -348,26 +227,37 @@ def reaction_diffusion1d(
         "dtype": "float64",
     }
     provenance = Provenance("reaction_diffusion1d", params=params, seed=seed, solver=solver)
-    starts = range(0, n, batch_size)
-    if progress:
-        from tqdm.auto import tqdm
 
-        starts = tqdm(starts, desc=f"reaction_diffusion1d ({model})", unit="batch")
-    with FieldsWriter(path, n, (len(t), 1, resolution), t, {"x": x}, provenance, a_shape=(1, resolution)) as writer:
-        for start in starts:
-            count = min(batch_size, n - start)
-            u0 = reaction_diffusion_initial_conditions(
-                start,
-                count,
-                resolution,
-                model=model,
-                seed=seed,
-                length=length,
-                alpha=alpha,
-                tau=tau,
-                amplitude=amplitude,
-                device=torch_device,
+    def compute(start: int, count: int) -> dict[str, np.ndarray]:
+        u0 = reaction_diffusion_initial_conditions(
+            start,
+            count,
+            resolution,
+            model=model,
+            seed=seed,
+            length=length,
+            alpha=alpha,
+            tau=tau,
+            amplitude=amplitude,
+            device=torch_device,
+        )
+        if n_times > 1:
+            u = solve_reaction_diffusion(
+                u0, t, model=model, diffusion=diffusion, rate=rate, length=length, dt=dt_max, first_index=start
             )
-            u = _solve(u0, t, length, model, diffusion, rate, dt=dt_max, progress=False, first_sample=start)
-            writer.write(u[:, :, None].cpu().numpy(), a=u0[:, None].cpu().numpy())
-        return writer.close()
+        else:
+            u = u0[:, None]
+        return {"u": u[:, :, None].cpu().numpy().astype(np.float32), "a": u0[:, None].cpu().numpy().astype(np.float32)}
+
+    key = {"params": params, "seed": seed, "solver": solver, "device": str(torch_device)}
+    with FieldsWriter(path, n, (len(t), 1, resolution), t, {"x": x}, provenance, a_shape=(1, resolution)) as writer:
+        return run_batches(
+            writer,
+            path,
+            generator="reaction_diffusion1d",
+            n=n,
+            batch_size=batch_size,
+            key=key,
+            compute=compute,
+            progress=progress,
+        )
