@@ -13,7 +13,7 @@ and is observed at ``n_times`` times of its own: ``t = 0`` and ``n_times - 1`` d
 times drawn from the grid ``k * grid`` (``0 < k * grid <= t_final``), sorted, each
 observation (the initial one included) with Gaussian noise of standard deviation
 ``noise``. The exact trajectories come from our batched Dormand-Prince 5(4) solver with
-per-trajectory step control (:func:`sciml.data.generators.chaos.integrate_batch`) in
+per-trajectory step control (:func:`sciml.numerics.integrate_batch`) in
 float64 at rtol 1e-10.
 """
 
@@ -26,8 +26,8 @@ import torch
 
 from sciml.core.registry import GENERATORS
 from sciml.data.generators._common import check_parameters, resolve_device, sample_generator
-from sciml.data.generators.chaos import integrate_batch
 from sciml.data.schema import Provenance, TrajectoriesWriter
+from sciml.numerics.batched import integrate_batch
 
 __all__ = ["oscillators", "oscillator_rhs", "SYSTEMS"]
 
