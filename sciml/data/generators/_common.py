@@ -8,6 +8,7 @@ import logging
 import os
 import shutil
 import zipfile
+from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any
 
@@ -20,7 +21,14 @@ from sciml.numerics.spectral import gaussian_random_field
 
 logger = logging.getLogger(__name__)
 
-__all__ = ["BatchCache", "check_parameters", "grf_initial_conditions", "resolve_device", "sample_generator"]
+__all__ = [
+    "BatchCache",
+    "check_parameters",
+    "grf_initial_conditions",
+    "resolve_device",
+    "run_batches",
+    "sample_generator",
+]
 
 
 def check_parameters(generator_name: str, checks: dict[str, tuple[bool, str]], values: dict) -> None:
@@ -171,3 +179,74 @@ def _key_difference(old: Any, new: dict[str, Any]) -> str:
     keys = sorted(set(old) | set(new))
     diff = [f"{k}: {old.get(k)!r} there, {new.get(k)!r} now" for k in keys if old.get(k) != new.get(k)]
     return "; ".join(diff[:3]) or "different settings"
+
+
+def run_batches(
+    writer: Any,
+    path: str | os.PathLike[str],
+    *,
+    generator: str,
+    n: int,
+    batch_size: int,
+    key: Mapping[str, Any],
+    compute: Callable[[int, int], Mapping[str, np.ndarray]],
+    progress: bool = False,
+    close_kwargs: Mapping[str, Any] | Callable[[], Mapping[str, Any]] | None = None,
+) -> str:
+    """The one loop of every generator: batches, resume after a kill, progress, the checksum.
+
+    Samples ``start .. start+count-1`` come from ``compute(start, count)`` (which draws
+    sample ``i`` from its own random stream, so the content does not depend on the batch
+    size); each finished batch is kept in a :class:`BatchCache` beside ``path`` before it
+    is streamed into ``writer``, so a rerun after a kill (SIGKILL included) loads the
+    finished batches and writes the uninterrupted file's content. A one-line
+    :class:`ConfigError` or :class:`DataError` (a blow-up, a bad setting) clears the cache:
+    the rerun needs other settings.
+
+    Parameters
+    ----------
+    writer : FieldsWriter, TrajectoriesWriter or SamplesWriter
+        Open writer of ``n`` samples; receives ``writer.write(**arrays)`` per batch.
+    path : path-like
+        The output file (the cache lives in ``.NAME.batches`` next to it).
+    generator : str
+        Registered name, shown by the progress bar and recorded in the cache key.
+    n, batch_size : int
+        Samples in the file and per batch.
+    key : mapping
+        Everything besides ``generator``, ``n`` and ``batch_size`` that determines the
+        content (parameters, seed, solver settings, device), JSON-serializable; a cache of
+        another key is refused with a one-line error.
+    compute : callable ``(start, count) -> {name: array [count, ...]}``
+        The keyword arguments of ``writer.write`` for one batch, as numpy arrays.
+    progress : bool
+        Show a tqdm bar over batches.
+    close_kwargs : mapping or callable, optional
+        Keyword arguments of ``writer.close`` (``splits``, ``extra_attrs``), or a callable
+        returning them after the last batch.
+
+    Returns
+    -------
+    str
+        The file's ``content_sha256``.
+    """
+    cache = BatchCache(path, {"generator": generator, "n": n, "batch_size": batch_size, **dict(key)})
+    starts: Any = range(0, n, batch_size)
+    if progress:
+        from tqdm.auto import tqdm
+
+        starts = tqdm(starts, desc=generator, unit="batch")
+    try:
+        for start in starts:
+            arrays = cache.load(start)
+            if arrays is None:
+                arrays = {name: np.asarray(value) for name, value in compute(start, min(batch_size, n - start)).items()}
+                cache.save(start, **arrays)
+            writer.write(**arrays)
+        extra = close_kwargs() if callable(close_kwargs) else (close_kwargs or {})
+        digest = writer.close(**extra)
+    except (ConfigError, DataError):
+        cache.clear()
+        raise
+    cache.clear()
+    return digest

@@ -12,7 +12,7 @@ import numpy as np
 
 from sciml.core.errors import ConfigError
 from sciml.core.registry import GENERATORS
-from sciml.data.generators._common import check_parameters
+from sciml.data.generators._common import check_parameters, run_batches
 from sciml.data.schema import Provenance, SamplesWriter
 
 __all__ = ["digits", "load_digits_arrays"]
@@ -88,11 +88,6 @@ def digits(
         "sklearn_version": sklearn.__version__,
     }
     provenance = Provenance("digits", params=params, seed=seed, solver=solver)
-    starts = range(0, len(x), batch_size)
-    if progress:
-        from tqdm.auto import tqdm
-
-        starts = tqdm(starts, desc="digits", unit="batch")
     with SamplesWriter(
         path,
         len(x),
@@ -102,6 +97,13 @@ def digits(
         class_names=[str(d) for d in range(10)],
         extra_attrs={"image_shape": [8, 8]},
     ) as writer:
-        for start in starts:
-            writer.write(x[start : start + batch_size], y[start : start + batch_size])
-        return writer.close()
+        return run_batches(
+            writer,
+            path,
+            generator="digits",
+            n=len(x),
+            batch_size=batch_size,
+            key={"params": params, "seed": seed, "solver": solver},
+            compute=lambda start, count: {"x": x[start : start + count], "y": y[start : start + count]},
+            progress=progress,
+        )

@@ -29,7 +29,7 @@ import torch
 
 from sciml.core.errors import ConfigError, DataError
 from sciml.core.registry import GENERATORS
-from sciml.data.generators._common import BatchCache, check_parameters, resolve_device, sample_generator
+from sciml.data.generators._common import check_parameters, resolve_device, run_batches, sample_generator
 from sciml.data.schema import FieldsWriter, Provenance
 from sciml.numerics.spectral import dealias_mask, gaussian_random_field, wavenumbers
 
@@ -484,46 +484,40 @@ def navier_stokes2d(
         "dtype": "float64",
     }
     provenance = Provenance("navier_stokes2d", params=params, seed=seed, solver=solver)
-    starts = range(0, n, batch_size)
-    batches = starts
-    if progress:
-        from tqdm.auto import tqdm
-
-        batches = tqdm(starts, desc="navier_stokes2d", unit="batch")
     shape = (resolution, resolution)
     sampling = {"seed": seed, "alpha": alpha, "tau": tau, "sigma": sigma_value, "device": torch_device}
-    key = {"generator": "navier_stokes2d", "params": params, "seed": seed, "solver": solver, "batch_size": batch_size}
+
+    def compute(start: int, count: int) -> dict[str, np.ndarray]:
+        w0 = initial_vorticity(start, count, resolution, **sampling)
+        vorticity = _solve(
+            w0,
+            nu,
+            t,
+            forcing=f,
+            drag=drag,
+            internal_resolution=internal,
+            cfl=cfl,
+            max_dt=max_dt,
+            dt=dt,
+            progress=False,
+            first_sample=start,
+            name="navier_stokes2d",
+        )
+        return {
+            "u": vorticity[:, :, None].cpu().numpy().astype(np.float32),
+            "a": w0[:, None].cpu().numpy().astype(np.float32),
+        }
+
+    key = {"params": params, "seed": seed, "solver": solver, "device": str(torch_device)}
     with FieldsWriter(path, n, (len(t), 1, *shape), t, {"x": grid, "y": grid}, provenance, a_shape=(1, *shape)) as w:
         # finished batches survive a killed run (hours at a 256 grid): a rerun resumes from them
-        cache = BatchCache(path, {**key, "device": str(torch_device)})
-        try:
-            for start in batches:
-                done = cache.load(start)
-                if done is None:
-                    w0 = initial_vorticity(start, min(batch_size, n - start), resolution, **sampling)
-                    vorticity = _solve(
-                        w0,
-                        nu,
-                        t,
-                        forcing=f,
-                        drag=drag,
-                        internal_resolution=internal,
-                        cfl=cfl,
-                        max_dt=max_dt,
-                        dt=dt,
-                        progress=False,
-                        first_sample=start,
-                        name="navier_stokes2d",
-                    )
-                    done = {
-                        "u": vorticity[:, :, None].cpu().numpy().astype(np.float32),
-                        "a": w0[:, None].cpu().numpy().astype(np.float32),
-                    }
-                    cache.save(start, **done)
-                w.write(done["u"], a=done["a"])
-        except (ConfigError, DataError):
-            cache.clear()  # a blow-up or a bad setting: the rerun needs other settings, so the batches are stale
-            raise
-        digest = w.close()
-    cache.clear()
-    return digest
+        return run_batches(
+            w,
+            path,
+            generator="navier_stokes2d",
+            n=n,
+            batch_size=batch_size,
+            key=key,
+            compute=compute,
+            progress=progress,
+        )
