@@ -17,11 +17,12 @@ from typing import Any
 import numpy as np
 import torch
 
-from sciml.core.errors import ConfigError
+from sciml.core.errors import ConfigError, DataError
 from sciml.core.registry import GENERATORS
-from sciml.data.generators._common import check_parameters, resolve_device
+from sciml.data.generators._common import check_parameters, resolve_device, run_batches
 from sciml.data.schema import Provenance, TrajectoriesWriter
 from sciml.numerics.batched import integrate_batch
+from sciml.numerics.rk import SolverError
 from sciml.systems import (
     batched_delay_rhs,
     batched_rhs,
@@ -205,12 +206,28 @@ def chaos(
             "sample_dt": dt,
         }
     provenance = Provenance("chaos", params=params, seed=seed, solver=solver)
-    starts = range(0, n, batch_size)
-    batches = starts
-    if progress:
-        from tqdm.auto import tqdm
 
-        batches = tqdm(starts, desc=f"chaos {system}", unit="batch")
+    def compute(start: int, count: int) -> dict[str, np.ndarray]:
+        y0 = initial_conditions(sys_obj, start, count, seed=seed, perturbation=perturbation)
+        if delay:
+            # the state of a delay equation is its past: a constant history per sample
+            ys, _ = integrate_delay_batch(drhs, y0[:, 0], t_abs, steps_per_delay=steps_per_delay)
+            return {"x": ys.numpy()}
+        try:
+            ys, _ = integrate_batch(
+                rhs,
+                torch.as_tensor(y0, dtype=torch.float64, device=torch_device),
+                t_abs,
+                rtol=rtol,
+                atol=atol,
+                max_steps=max_steps,
+                first_sample=start,
+            )
+        except SolverError as exc:  # a blow-up is a property of the data settings: the driver clears its cache
+            raise DataError(f"chaos {system}: {exc}") from None
+        x = ys.cpu().numpy()
+        return {"x": apply_postprocessing(sys_obj, x) if postprocess else x}
+
     with TrajectoriesWriter(
         path,
         n,
@@ -222,25 +239,13 @@ def chaos(
         lyapunov_max=None if lyap is None else float(lyap),
         dominant_period=period,
     ) as writer:
-        for start in batches:
-            count = min(batch_size, n - start)
-            y0 = initial_conditions(sys_obj, start, count, seed=seed, perturbation=perturbation)
-            if delay:
-                # the state of a delay equation is its past: a constant history per sample
-                ys, _ = integrate_delay_batch(drhs, y0[:, 0], t_abs, steps_per_delay=steps_per_delay)
-                x = ys.numpy()
-            else:
-                ys, _ = integrate_batch(
-                    rhs,
-                    torch.as_tensor(y0, dtype=torch.float64, device=torch_device),
-                    t_abs,
-                    rtol=rtol,
-                    atol=atol,
-                    max_steps=max_steps,
-                    first_sample=start,
-                )
-                x = ys.cpu().numpy()
-                if postprocess:
-                    x = apply_postprocessing(sys_obj, x)
-            writer.write(x)
-        return writer.close()
+        return run_batches(
+            writer,
+            path,
+            generator="chaos",
+            n=n,
+            batch_size=batch_size,
+            key={"params": params, "seed": seed, "solver": solver, "device": str(torch_device)},
+            compute=compute,
+            progress=progress,
+        )
