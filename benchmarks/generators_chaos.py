@@ -6,9 +6,9 @@ few flows where 1 % leaves the attractor) are integrated to the same sampling ti
 (``n_periods`` dominant periods at 100 points per period, dysts' ``make_trajectory``
 grid) by
 
-``sciml_batched``  :func:`sciml.data.generators.chaos.integrate_batch`, all N at once,
+``sciml_batched``  :func:`sciml.numerics.integrate_batch`, all N at once,
                    dopri5 with per-trajectory step control at rtol = atol = TOL; for the
-                   six delay equations :func:`~sciml.data.generators.chaos.integrate_delay_batch`
+                   six delay equations :func:`~sciml.systems.integrate_delay_batch`
                    (RK4, the step meeting rtol = TOL), see :func:`run_delay_system`;
 ``dysts_rk45``     ``system.make_trajectory(n, init_cond=ic, method="RK45", rtol=TOL,
                    atol=TOL, postprocess=False)``, one call per initial condition, as
@@ -27,8 +27,8 @@ Dormand-Prince pair, equal errors up to the rounding of the step sequence). The 
 written after every system; ``--resume`` skips the systems already in it.
 
 Optional Lyapunov check (``--lyapunov``, a benchmark, not a test): the largest Lyapunov
-exponent from our trajectories (:func:`lyapunov_estimate`: Benettin pairs, 32 in one
-batch, mean and standard error) vs dysts' catalogue value ``maximum_lyapunov_estimated``.
+exponent from our trajectories (:func:`sciml.systems.lyapunov_estimate`: Benettin pairs,
+32 in one batch, mean and standard error) vs dysts' catalogue value ``maximum_lyapunov_estimated``.
 Target: within 15 % for >= 90 % of the systems; the systems outside are listed.
 ``--lyapunov-method`` also runs dysts' own estimator on our trajectories
 (``dysts_naive``) and dysts' estimator with the integration settings the catalogue was
@@ -69,11 +69,12 @@ import torch
 from scipy.integrate import solve_ivp
 
 from sciml.core.io import environment, write_json
-from sciml.data.generators.chaos import (
+from sciml.numerics import integrate_batch
+from sciml.systems import (
+    LyapunovSettings,
     batched_delay_rhs,
     batched_rhs,
     initial_conditions,
-    integrate_batch,
     integrate_delay_batch,
     is_delay,
     list_systems,
@@ -81,6 +82,8 @@ from sciml.data.generators.chaos import (
     steps_per_delay_for,
     system_metadata,
 )
+from sciml.systems import lyapunov_estimate as _library_lyapunov_estimate
+from sciml.systems import postprocess as _postprocess
 
 RESULTS = Path(__file__).resolve().parent / "results"
 NAME = "generators_chaos"
@@ -295,130 +298,24 @@ def run_delay_system(name: str, n: int, n_periods: float, timed: int, n_referenc
     return rows
 
 
-def lyapunov_estimate(
-    name: str,
-    n_pairs: int = 32,
-    n_periods: float = 40.0,
-    align_periods: float = 5.0,
-    time_limit_s: float = 90.0,
-) -> tuple[float, float]:
-    """Benettin's two-trajectory estimate of the largest Lyapunov exponent with our solver.
+# this benchmark's protocol (written before the estimator moved to sciml.systems): 32 members,
+# 40 counted periods (L = 20), renormalized every tenth of a period, rtol = 1e-11
+BENCHMARK_LYAPUNOV_SETTINGS = LyapunovSettings(
+    members=32, length_periods=20.0, settle_periods=10.0, align_periods=5.0, renormalize_periods=0.1, rtol=1e-11
+)
 
-    ``n_pairs`` starting points 5 periods apart on one trajectory from the catalogue IC
-    (after 10 periods of settling); each paired with a copy displaced by ``d0 =
-    1e-8 max|x|`` in a random direction; both integrated (rtol = 1e-11, atol = 1e-12) and
-    the copy pulled back to distance ``d0`` every tenth of a period. The first
-    ``align_periods`` periods are not counted (the displacement turns from its random
-    start into the most unstable direction, and the growth measured meanwhile is too
-    low); the log growth over the next ``n_periods`` periods, per unit time, per pair.
-    Returns the mean over pairs and its standard error (std / sqrt(n_pairs)): the
-    finite-time exponents of weakly chaotic flows spread by tens of percent over 40
-    periods, and the pairs, integrated in one batch, cost little more than one. Delay
-    equations: :func:`lyapunov_estimate_delay`.
 
-    Raises TimeoutError when the system takes longer than ``time_limit_s`` (stiff systems).
+def lyapunov_estimate(name: str, time_limit_s: float = 90.0) -> tuple[float, float]:
+    """:func:`sciml.systems.lyapunov_estimate` at :data:`BENCHMARK_LYAPUNOV_SETTINGS`: (mean, standard error).
+
+    Raises TimeoutError when the system takes longer than ``time_limit_s`` CPU seconds.
     """
-    if is_delay(name):
-        return lyapunov_estimate_delay(name, n_pairs, n_periods, align_periods, time_limit_s)
-    started = time.perf_counter()
-    system = load_system(name)
-    meta = system_metadata(name)
-    period = float(meta["period"])
-    rhs = batched_rhs(system)
-    # starting points spread over the attractor: one trajectory from the catalogue IC,
-    # sampled every 5 periods after 10 (pairs started from nearby points would measure
-    # the same stretch of the attractor: correlated, and biased where it is atypical)
-    base = initial_conditions(system, 0, 1, seed=3, perturbation=1e-3)
-    samples = period * (10 + 5 * np.arange(n_pairs))
-    settled, _ = integrate_batch(rhs, torch.from_numpy(base), samples, rtol=1e-10, atol=1e-10, max_steps=2_000_000)
-    x = settled[0].numpy()
-    rng = np.random.default_rng(0)
-    d0 = 1e-8 * max(float(np.abs(x).max()), 1.0)
-    direction = rng.standard_normal(x.shape)
-    direction /= np.linalg.norm(direction, axis=1, keepdims=True)
-    pair = np.concatenate([x, x + d0 * direction])
-    interval = period / 10
-    total = np.zeros(n_pairs)
-    t = 0.0
-    n_align = int(round(align_periods * 10))
-    n_steps = int(round(n_periods * 10))
-    for step in range(n_align + n_steps):
-        if time.perf_counter() - started > time_limit_s:
-            raise TimeoutError(
-                f"time limit {time_limit_s:g} s reached at t = {t:.3g} of {(n_align + n_steps) * interval:.3g}"
-            )
-        out, _ = integrate_batch(
-            rhs, torch.from_numpy(pair), [t + interval], t0=t, rtol=1e-11, atol=1e-12, max_steps=200_000
+    result = _library_lyapunov_estimate(name, BENCHMARK_LYAPUNOV_SETTINGS, time_limit_s=time_limit_s)
+    if result.get("time_limited") or "estimate" not in result:
+        raise TimeoutError(
+            f"time limit {time_limit_s:g} s reached after {result.get('length_periods_reached')} periods"
         )
-        pair = out[:, 0].numpy()
-        t += interval
-        sep = pair[n_pairs:] - pair[:n_pairs]
-        dist = np.linalg.norm(sep, axis=1)
-        if step >= n_align:
-            total += np.log(dist / d0)
-        pair[n_pairs:] = pair[:n_pairs] + sep * (d0 / dist)[:, None]
-    return _mean_and_error(total / (n_steps * interval))
-
-
-def _mean_and_error(per_pair: np.ndarray) -> tuple[float, float]:
-    return float(np.mean(per_pair)), float(np.std(per_pair, ddof=1) / np.sqrt(per_pair.size))
-
-
-def lyapunov_estimate_delay(
-    name: str,
-    n_pairs: int = 32,
-    n_periods: float = 40.0,
-    align_periods: float = 5.0,
-    time_limit_s: float = 90.0,
-    settle_periods: float = 10.0,
-) -> tuple[float, float]:
-    """Benettin's estimate for a delay equation, in its function space of histories.
-
-    The state at ``t`` is the past ``x`` on ``[t - tau, t]``, held by our RK4 solver as
-    its mesh values and derivatives over the last delay. Each pair starts from two
-    constant histories ``c`` and ``c + d0`` (``d0 = 1e-8 max(|c|, 1)``); every tenth of
-    a period the perturbed past is pulled back towards the reference one so that their
-    RMS distance over the delay window is ``d0`` again (values and derivatives scaled
-    alike, which keeps the Hermite history consistent). The first ``settle_periods +
-    align_periods`` are not counted; then as :func:`lyapunov_estimate`. Step from
-    :func:`steps_per_delay_for` at rtol = 1e-9; both members of a pair share the step
-    sequence, so the separation follows the linearized RK4 map.
-    """
-    from sciml.numerics.dde import dde_rk4
-
-    started = time.perf_counter()
-    system = load_system(name)
-    period = float(system_metadata(name)["period"])
-    rhs = batched_delay_rhs(system)
-    # constant pasts spread over a tenth of a catalogue std (wider, VossDelay's cubic can
-    # blow up), so the pairs reach different parts of the attractor during the settling
-    c = initial_conditions(system, 0, n_pairs, seed=3, perturbation=0.1)[:, 0]
-    d0 = 1e-8 * max(float(np.abs(c).max()), 1.0)
-    m = steps_per_delay_for(rhs, float(system.ic[0]), period, 1e-9)
-    h = rhs.tau / m
-    every = max(1, int(round(period / 10 / h)))
-    skip = (settle_periods + align_periods) * period
-    t_end = skip + n_periods * period
-    total = np.zeros(n_pairs)
-    counted = [0.0]
-
-    def renormalize(n: int, t: float, ys: np.ndarray, fs: np.ndarray) -> None:
-        if n % every or n < m:  # the ring buffer holds a whole delay of solution from step m on
-            return
-        if time.perf_counter() - started > time_limit_s:
-            raise TimeoutError(f"time limit {time_limit_s:g} s reached at t = {t:.3g} of {t_end:.3g}")
-        sep_y = ys[:, n_pairs:] - ys[:, :n_pairs]
-        dist = np.sqrt(np.mean(np.square(sep_y), axis=(0, 2)))
-        scale = (d0 / dist)[None, :, None]
-        ys[:, n_pairs:] = ys[:, :n_pairs] + sep_y * scale
-        fs[:, n_pairs:] = fs[:, :n_pairs] + (fs[:, n_pairs:] - fs[:, :n_pairs]) * scale
-        if t > skip:
-            total[:] += np.log(dist / d0)
-            counted[0] += every * h
-
-    history = np.concatenate([c, c + d0])[:, None]
-    dde_rk4(rhs, history, rhs.tau, [t_end], steps_per_delay=m, step_callback=renormalize)
-    return _mean_and_error(total / counted[0])
+    return result["estimate"], result["standard_error"]
 
 
 class SerialExecutor(cf.Executor):
@@ -663,7 +560,6 @@ def lyapunov_naive(
     trajectories of our integrator (all ``2 n_pairs`` in one batch, rtol = atol = 1e-12),
     from ``n_pairs`` initial conditions settled on the attractor for ``burn_in_periods``.
     """
-    from sciml.data.generators.chaos import _postprocess
 
     system = load_system(name)
     period = float(system_metadata(name)["period"])
@@ -734,7 +630,6 @@ def lyapunov_catalogue_protocol(
     initial separation, so this measures the divergence of two numerical solutions, not
     the Lyapunov exponent: it reproduces the catalogue, not the exponent.
     """
-    from sciml.data.generators.chaos import _postprocess
 
     system = load_system(name)
     meta = system_metadata(name)

@@ -8,6 +8,7 @@ import torch
 from torch import nn
 
 from sciml.core.errors import ConfigError, UnknownNameError
+from sciml.numerics.counting import CountingField
 from sciml.numerics.rk import SolverError, SolverStats, odeint
 from sciml.numerics.tableaus import TABLEAUS, ButcherTableau, get_tableau
 
@@ -27,23 +28,36 @@ def _check_choice(kind: str, value: str, valid: Sequence[str]) -> None:
 
 
 class _CountingModule(nn.Module):
-    """Wraps the vector field to count its evaluations and, while ``recording``, their times.
+    """The one evaluation counter (:class:`sciml.numerics.counting.CountingField`) as an ``nn.Module``.
 
-    An ``nn.Module`` so that torchdiffeq's adjoint finds the wrapped field's parameters.
+    torchdiffeq's adjoint collects the parameters of the field it is given, so the wrapped
+    field is registered as a submodule here; counting and the recorded times are the
+    counter's (``count``, ``times``, ``recording`` read and write through to it).
     """
 
     def __init__(self, func: Callable[[torch.Tensor, torch.Tensor], torch.Tensor]):
         super().__init__()
         self.func = func
-        self.count = 0
-        self.recording = True
-        self.times: list[float] = []
+        self.counter = CountingField(func, record_times=True)
+
+    @property
+    def count(self) -> int:
+        return self.counter.count
+
+    @property
+    def times(self) -> list[float]:
+        return self.counter.times
+
+    @property
+    def recording(self) -> bool:
+        return self.counter.recording
+
+    @recording.setter
+    def recording(self, value: bool) -> None:
+        self.counter.recording = bool(value)
 
     def forward(self, t: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
-        self.count += 1
-        if self.recording:
-            self.times.append(float(t.detach()))
-        return self.func(t, y)
+        return self.counter(t, y)
 
 
 def _torchdiffeq_steps(

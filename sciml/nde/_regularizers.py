@@ -24,6 +24,7 @@ from sciml.core.errors import ConfigError, UnknownNameError
 from sciml.core.registry import Registry
 from sciml.nde._node import NeuralODE
 from sciml.nde._sde import NeuralSDE, milstein_error_estimate
+from sciml.numerics.counting import CountingField
 from sciml.numerics.rk import initial_step_size, rk_step, scaled_error_norm
 
 __all__ = [
@@ -77,15 +78,6 @@ def _insert_time(times: torch.Tensor, t_new: float) -> tuple[torch.Tensor, int, 
 
 def _without(ys: torch.Tensor, index: int) -> torch.Tensor:
     return torch.cat([ys[:index], ys[index + 1 :]])
-
-
-class _CountingField:
-    def __init__(self, func):
-        self.func, self.count = func, 0
-
-    def __call__(self, t, y):
-        self.count += 1
-        return self.func(t, y)
 
 
 class AbstractRegularizer:
@@ -384,7 +376,7 @@ class LocalErrorRegularizer(AbstractRegularizer):
         tableau = dynamics.tableau
         rtol = dynamics.rtol if self.rtol is None else self.rtol
         atol = dynamics.atol if self.atol is None else self.atol
-        field = _CountingField(dynamics.func)
+        field = CountingField(dynamics.func)
         t = torch.tensor(t_reg, dtype=y_reg.dtype, device=y_reg.device)
         f0 = field(t, y_reg)
         t0, t1 = (

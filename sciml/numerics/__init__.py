@@ -1,5 +1,9 @@
-"""Numerical methods without learnable state: Runge-Kutta tableaus, ODE and SDE integrators."""
+"""Numerical methods without learnable state: Runge-Kutta tableaus, ODE and SDE integrators,
+the batched per-trajectory integrator, the one step-size controller and evaluation counter."""
 
+from sciml.numerics.batched import IntegrationStats, MemberFailure, batched_initial_step, integrate_batch
+from sciml.numerics.control import DOPRI5_BATCHED_I, RK_PI, SDE_DAMPED_I, StepSizeController
+from sciml.numerics.counting import CountingField
 from sciml.numerics.rk import (
     SolverError,
     SolverStats,
@@ -42,4 +46,13 @@ __all__ = [
     "SDEStats",
     "milstein_step",
     "sdeint",
+    "integrate_batch",
+    "batched_initial_step",
+    "IntegrationStats",
+    "MemberFailure",
+    "StepSizeController",
+    "RK_PI",
+    "SDE_DAMPED_I",
+    "DOPRI5_BATCHED_I",
+    "CountingField",
 ]

@@ -33,6 +33,8 @@ from dataclasses import dataclass
 import torch
 
 from sciml.core.errors import SciMLError, ShapeError
+from sciml.numerics.control import RK_PI, StepSizeController
+from sciml.numerics.counting import CountingField
 from sciml.numerics.tableaus import ButcherTableau, get_tableau
 
 __all__ = [
@@ -47,17 +49,6 @@ __all__ = [
 
 VectorField = Callable[[torch.Tensor, torch.Tensor], torch.Tensor]
 
-# Step-size controller. The PI controller of Gustafsson (1991), in the form of Hairer &
-# Wanner, *Solving ODEs II*, IV.2 eq. (2.43c):
-#     h_next = h * SAFETY * EEst_n^(-0.7/k) * EEst_{n-1}^(0.4/k),   k = error_order + 1,
-# with the factor clipped to [FACTOR_MIN, FACTOR_MAX], never above 1 right after a rejection.
-# A rejected step is retried with the plain I controller h * SAFETY * EEst^(-1/k).
-_SAFETY = 0.9
-_FACTOR_MIN = 0.2
-_FACTOR_MAX = 10.0
-_PI_PROPORTIONAL = 0.7
-_PI_INTEGRAL = 0.4
-_EEST_FLOOR = 1e-4  # Hairer's lower bound on the remembered EEst_{n-1}
 # Hairer's DOPRI5 stretches a step by up to 1 % to reach the end instead of leaving a sliver.
 _STRETCH_LAST_STEP = 1.01
 _ADVICE = "regularize the dynamics, loosen rtol/atol"
@@ -329,18 +320,6 @@ def initial_step_size(
     return min(100.0 * h0, h1)
 
 
-class _CountingField:
-    """Wraps the vector field to count its evaluations."""
-
-    def __init__(self, func: VectorField):
-        self.func = func
-        self.count = 0
-
-    def __call__(self, t: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
-        self.count += 1
-        return self.func(t, y)
-
-
 def _resolve_tableau(method: str | ButcherTableau) -> ButcherTableau:
     if isinstance(method, ButcherTableau):
         return method
@@ -377,6 +356,7 @@ def odeint(
     max_steps: int = 10_000,
     min_step: float = 0.0,
     record: bool = True,
+    controller: StepSizeController = RK_PI,
 ) -> tuple[torch.Tensor, SolverStats]:
     """Integrate ``dy/dt = func(t, y)`` and return the solution at the times ``t``.
 
@@ -421,6 +401,8 @@ def odeint(
         advances the time (below 4 machine epsilons of ``|t|``) also stops the solver.
     record : bool
         Record the per-step tensors of :class:`SolverStats` (counts are always kept).
+    controller : StepSizeController
+        The step-size rule (adaptive mode); default :data:`~sciml.numerics.control.RK_PI`.
 
     Returns
     -------
@@ -441,7 +423,7 @@ def odeint(
     tableau = _resolve_tableau(method)
     _check_arguments(y0, t, tableau, rtol, atol, h0, step_size, max_steps, min_step)
     adaptive = step_size is None
-    field = _CountingField(func)
+    field = CountingField(func)
     times = [float(value) for value in t.detach().cpu().tolist()]
     time_dtype = t.dtype if t.is_floating_point() else y0.dtype
 
@@ -531,21 +513,11 @@ def odeint(
             error_value = float(error_estimate.detach())
             if not (error_value <= 1.0):  # also rejects NaN
                 n_rejected += 1
-                factor = _FACTOR_MIN
-                if math.isfinite(error_value):
-                    factor = max(_FACTOR_MIN, _SAFETY * error_value ** (-1.0 / order_exponent))
-                h = step * factor
+                h = step * controller.reject_factor(error_value, order_exponent)
                 previous_rejected = True
                 continue
-            factor = (
-                _SAFETY
-                * max(error_value, 1e-10) ** (-_PI_PROPORTIONAL / order_exponent)
-                * previous_error ** (_PI_INTEGRAL / order_exponent)
-            )
-            factor = min(_FACTOR_MAX, max(_FACTOR_MIN, factor))
-            if previous_rejected:
-                factor = min(1.0, factor)
-            previous_error = max(error_value, _EEST_FLOOR)
+            factor = controller.accept_factor(error_value, order_exponent, previous_error, previous_rejected)
+            previous_error = controller.remember(error_value)
             previous_rejected = False
             h = step * factor
 

@@ -43,6 +43,8 @@ import torch
 
 from sciml.core.errors import ShapeError, UnknownNameError
 from sciml.core.registry import Registry
+from sciml.numerics.control import SDE_DAMPED_I
+from sciml.numerics.counting import CountingField
 from sciml.numerics.rk import SolverError, scaled_error_norm
 
 __all__ = ["SDEMethod", "SDE_METHODS", "SDEStats", "milstein_step", "sdeint"]
@@ -93,15 +95,13 @@ the Euler-Maruyama difference, adaptively or with fixed steps. Every method reco
 pair's EEst when ``record=True``.
 """
 
-# Step-size controller. The local error estimate 0.5 g g' (dW^2 - h) scales like h (its mean
-# square is 0.5 (g g')^2 h^2), so the textbook I controller is h * SAFETY * EEst^(-1). The
-# estimate carries the chi-square noise of dW^2 / h, so its exponent is damped to 1/2 and the
-# growth is clipped at 2 (torchsde clips at 1.4). A rejection costs no evaluations: f, g and
-# g g' at the step's start do not depend on h, only the Brownian query is repeated.
-_SAFETY = 0.9
-_EXPONENT = 0.5
-_FACTOR_MIN = 0.2
-_FACTOR_MAX = 2.0
+# Step-size controller: SDE_DAMPED_I (see sciml.numerics.control), called with order exponent 1.
+# The local error estimate 0.5 g g' (dW^2 - h) scales like h (its mean square is
+# 0.5 (g g')^2 h^2), so the textbook I controller is h * 0.9 * EEst^(-1); the estimate carries
+# the chi-square noise of dW^2 / h, so its exponent is damped to 1/2 and growth clipped at 2.
+# A rejection costs no evaluations: f, g and g g' at the step's start do not depend on h,
+# only the Brownian query is repeated.
+_ORDER_EXPONENT = 1
 _STRETCH_TO_OUTPUT = 1.01  # stretch a step by up to 1 % to land on an output time instead of leaving a sliver
 # Fixed steps stretch by up to 0.1 %: enough to absorb output times rounded to float32 (a sliver
 # step of 1e-9 would cost two evaluations), small enough to leave the step size alone.
@@ -162,15 +162,6 @@ class SDEStats:
                 values[f"mean_{name}"] = float(series.detach().mean())
                 values[f"max_{name}"] = float(series.detach().max())
         return values
-
-
-class _Counting:
-    def __init__(self, func: Coefficient):
-        self.func, self.count = func, 0
-
-    def __call__(self, t: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
-        self.count += 1
-        return self.func(t, y)
 
 
 def _noise_shape(y: torch.Tensor, g: torch.Tensor, noise_type: str) -> tuple[int, ...]:
@@ -426,7 +417,7 @@ def sdeint(
     )
     out = [float(value) for value in times.detach().cpu().tolist()]
     time_dtype = times.dtype
-    f_counter, g_counter = _Counting(drift), _Counting(diffusion)
+    f_counter, g_counter = CountingField(drift), CountingField(diffusion)
     derivative = solver.milstein or adaptive or record
 
     def as_time(value: float) -> torch.Tensor:
@@ -518,18 +509,11 @@ def sdeint(
             error_value = float(error.detach())
             finite = bool(torch.isfinite(y_next).all())
             if finite and error_value <= 1.0:  # a NaN EEst rejects too
-                factor = _SAFETY * max(error_value, 1e-10) ** (-_EXPONENT)
-                factor = min(_FACTOR_MAX, max(_FACTOR_MIN, factor))
-                if previous_rejected:
-                    factor = min(1.0, factor)
+                h = step * SDE_DAMPED_I.accept_factor(error_value, _ORDER_EXPONENT, rejected_last=previous_rejected)
                 previous_rejected = False
-                h = step * factor
                 break
             n_rejected += 1
-            factor = _FACTOR_MIN
-            if finite and math.isfinite(error_value):
-                factor = max(_FACTOR_MIN, _SAFETY * error_value ** (-_EXPONENT))
-            h = step * factor
+            h = step * SDE_DAMPED_I.reject_factor(error_value if finite else math.inf, _ORDER_EXPONENT)
             previous_rejected = True
 
         n_accepted += 1

@@ -26,7 +26,7 @@ from scipy.linalg import expm
 
 from sciml.core.errors import ConfigError
 from sciml.core.registry import GENERATORS
-from sciml.data.generators._common import check_parameters, resolve_device, sample_generator
+from sciml.data.generators._common import check_parameters, resolve_device, run_batches, sample_generator
 from sciml.data.schema import Provenance, TrajectoriesWriter
 
 __all__ = ["linear_ode", "random_linear_matrix", "SPECTRA"]
@@ -219,11 +219,14 @@ def linear_ode(
         "dtype": "float64",
     }
     provenance = Provenance("linear_ode", params=params, seed=seed, solver=solver)
-    starts = range(0, n, batch_size)
-    if progress:
-        from tqdm.auto import tqdm
 
-        starts = tqdm(starts, desc="linear_ode", unit="batch")
+    def compute(start: int, count: int) -> dict[str, np.ndarray]:
+        batch = np.empty((count, n_times, size))
+        for j, i in enumerate(range(start, start + count)):
+            x0 = x0_scale * torch.randn(size, generator=sample_generator(seed, i), dtype=torch.float64).numpy()
+            batch[j] = propagators @ x0  # the same arithmetic for sample i in any batch
+        return {"x": batch}
+
     with TrajectoriesWriter(
         path,
         n,
@@ -235,11 +238,13 @@ def linear_ode(
         lyapunov_max=float(lam.real.max()),
         dominant_period=None if dominant is None else float(2 * math.pi / abs(dominant.imag)),
     ) as writer:
-        for start in starts:
-            count = min(batch_size, n - start)
-            batch = np.empty((count, n_times, size))
-            for j, i in enumerate(range(start, start + count)):
-                x0 = x0_scale * torch.randn(size, generator=sample_generator(seed, i), dtype=torch.float64).numpy()
-                batch[j] = propagators @ x0  # the same arithmetic for sample i in any batch
-            writer.write(batch)
-        return writer.close()
+        return run_batches(
+            writer,
+            path,
+            generator="linear_ode",
+            n=n,
+            batch_size=batch_size,
+            key={"params": params, "seed": seed, "solver": solver},
+            compute=compute,
+            progress=progress,
+        )

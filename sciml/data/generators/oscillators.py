@@ -13,7 +13,7 @@ and is observed at ``n_times`` times of its own: ``t = 0`` and ``n_times - 1`` d
 times drawn from the grid ``k * grid`` (``0 < k * grid <= t_final``), sorted, each
 observation (the initial one included) with Gaussian noise of standard deviation
 ``noise``. The exact trajectories come from our batched Dormand-Prince 5(4) solver with
-per-trajectory step control (:func:`sciml.data.generators.chaos.integrate_batch`) in
+per-trajectory step control (:func:`sciml.numerics.integrate_batch`) in
 float64 at rtol 1e-10.
 """
 
@@ -24,10 +24,12 @@ import math
 import numpy as np
 import torch
 
+from sciml.core.errors import DataError
 from sciml.core.registry import GENERATORS
-from sciml.data.generators._common import check_parameters, resolve_device, sample_generator
-from sciml.data.generators.chaos import integrate_batch
+from sciml.data.generators._common import check_parameters, resolve_device, run_batches, sample_generator
 from sciml.data.schema import Provenance, TrajectoriesWriter
+from sciml.numerics.batched import integrate_batch
+from sciml.numerics.rk import SolverError
 
 __all__ = ["oscillators", "oscillator_rhs", "SYSTEMS"]
 
@@ -199,11 +201,19 @@ def oscillators(
         "dtype": "float64",
     }
     provenance = Provenance("oscillators", params=params, seed=seed, solver=solver)
-    starts = range(0, n, batch_size)
-    if progress:
-        from tqdm.auto import tqdm
 
-        starts = tqdm(starts, desc=f"oscillators {system}", unit="batch")
+    def compute(start: int, count: int) -> dict[str, np.ndarray]:
+        draws = [_draw(seed, i, n_grid, n_times, radius_min, radius_max) for i in range(start, start + count)]
+        y0 = torch.from_numpy(np.stack([d[0] for d in draws]))
+        indices = np.stack([d[1] for d in draws])
+        unit_noise = np.stack([d[2] for d in draws])
+        try:
+            exact, _ = integrate_batch(rhs, y0, times, rtol=rtol, atol=atol, first_sample=start)
+        except SolverError as exc:  # a blow-up is a property of the data settings: the driver clears its cache
+            raise DataError(f"oscillators {system}: {exc}") from None
+        observed = np.take_along_axis(exact.numpy(), indices[..., None], axis=1) + noise * unit_noise
+        return {"x": observed} if regular else {"x": observed, "t": times[indices]}
+
     with TrajectoriesWriter(
         path,
         n,
@@ -213,13 +223,13 @@ def oscillators(
         system=system,
         dt=None if not regular else float(grid),
     ) as writer:
-        for start in starts:
-            count = min(batch_size, n - start)
-            draws = [_draw(seed, i, n_grid, n_times, radius_min, radius_max) for i in range(start, start + count)]
-            y0 = torch.from_numpy(np.stack([d[0] for d in draws]))
-            indices = np.stack([d[1] for d in draws])
-            unit_noise = np.stack([d[2] for d in draws])
-            exact, _ = integrate_batch(rhs, y0, times, rtol=rtol, atol=atol, first_sample=start)
-            observed = np.take_along_axis(exact.numpy(), indices[..., None], axis=1) + noise * unit_noise
-            writer.write(observed, t=None if regular else times[indices])
-        return writer.close()
+        return run_batches(
+            writer,
+            path,
+            generator="oscillators",
+            n=n,
+            batch_size=batch_size,
+            key={"params": params, "seed": seed, "solver": solver},
+            compute=compute,
+            progress=progress,
+        )

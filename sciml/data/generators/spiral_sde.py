@@ -30,7 +30,7 @@ from torch import nn
 
 from sciml.core.errors import DataError
 from sciml.core.registry import GENERATORS
-from sciml.data.generators._common import check_parameters, resolve_device, sample_generator
+from sciml.data.generators._common import check_parameters, resolve_device, run_batches, sample_generator
 from sciml.data.schema import Provenance, TrajectoriesWriter
 
 __all__ = ["spiral_sde", "SpiralSDE", "GridBrownian"]
@@ -265,34 +265,39 @@ def spiral_sde(
         "dtype": "float64",
     }
     provenance = Provenance("spiral_sde", params=params, seed=seed, solver=solver)
-    starts = range(0, n, batch_size)
-    if progress:
-        from tqdm.auto import tqdm
-
-        starts = tqdm(starts, desc="spiral_sde", unit="batch")
     scale = math.sqrt(dt)
+
+    def compute(start: int, count: int) -> dict[str, np.ndarray]:
+        increments = (
+            torch.stack(
+                [
+                    torch.randn(n_steps, 2, generator=sample_generator(seed, i), dtype=torch.float64)
+                    for i in range(start, start + count)
+                ],
+                dim=1,
+            ).to(torch_device)
+            * scale
+        )  # [n_steps, count, 2]
+        bm = GridBrownian(increments, 0.0, dt)
+        y_start = torch.tensor([y0], dtype=torch.float64, device=torch_device).expand(count, 2).contiguous()
+        with torch.no_grad():
+            ys = torchsde.sdeint(system, y_start, ts, bm=bm, method=method, dt=dt)  # [n_times, count, 2]
+        x = ys.transpose(0, 1).cpu().numpy()
+        if not np.all(np.isfinite(x)):
+            bad = start + int(np.flatnonzero(~np.isfinite(x).all(axis=(1, 2)))[0])
+            raise DataError(f"spiral_sde: path {bad} blew up (non-finite); lower dt, sigma or |y0|")
+        return {"x": x}
+
     with TrajectoriesWriter(
         path, n, (n_times, 2), times, provenance, system=f"spiral_sde ({drift}, {noise})", dt=float(times[1] - times[0])
     ) as writer:
-        for start in starts:
-            count = min(batch_size, n - start)
-            increments = (
-                torch.stack(
-                    [
-                        torch.randn(n_steps, 2, generator=sample_generator(seed, i), dtype=torch.float64)
-                        for i in range(start, start + count)
-                    ],
-                    dim=1,
-                ).to(torch_device)
-                * scale
-            )  # [n_steps, count, 2]
-            bm = GridBrownian(increments, 0.0, dt)
-            y_start = torch.tensor([y0], dtype=torch.float64, device=torch_device).expand(count, 2).contiguous()
-            with torch.no_grad():
-                ys = torchsde.sdeint(system, y_start, ts, bm=bm, method=method, dt=dt)  # [n_times, count, 2]
-            x = ys.transpose(0, 1).cpu().numpy()
-            if not np.all(np.isfinite(x)):
-                bad = start + int(np.flatnonzero(~np.isfinite(x).all(axis=(1, 2)))[0])
-                raise DataError(f"spiral_sde: path {bad} blew up (non-finite); lower dt, sigma or |y0|")
-            writer.write(x)
-        return writer.close()
+        return run_batches(
+            writer,
+            path,
+            generator="spiral_sde",
+            n=n,
+            batch_size=batch_size,
+            key={"params": params, "seed": seed, "solver": solver, "device": str(torch_device)},
+            compute=compute,
+            progress=progress,
+        )
