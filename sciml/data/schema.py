@@ -5,8 +5,8 @@ Four kinds of files:
 ``fields``
     ``u`` float32 ``[N, T, C, *S]`` (T=1 for steady problems); optional ``a``
     ``[N, Ca, *S]`` input fields; ``coords/x``, ``coords/y``, ... (1-D grids, one per
-    spatial axis); ``t`` ``[T]``; optional ``params`` ``[N, P]`` with names in the
-    attribute ``param_names``. Optional (version 2) observation group ``obs/``:
+    spatial axis); ``t`` ``[T]``; optional ``params`` ``[N, P]`` with names in its
+    attribute ``names`` (JSON). Optional (version 2) observation group ``obs/``:
     ``obs/values`` float32 ``[N, To, C, *S]`` (unobserved entries hold 0), ``obs/mask``
     bool ``[N, To, C, *S]`` or ``[N, To, 1, *S]`` (one flag shared by the channels),
     ``obs/t`` float64 ``[N, To]`` (strictly increasing, inside ``t[0] .. t[-1]``); group

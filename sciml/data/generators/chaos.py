@@ -99,7 +99,7 @@ def chaos(
     seed : int
         Seed of the initial-condition perturbations; trajectory ``i`` depends only on ``(seed, i)``.
     device : str
-        Torch device of the solver's arithmetic (the dysts rhs always runs on the CPU).
+        Device of the returned tensors (the integration runs in float64 numpy on the CPU).
     batch_size : int
         Trajectories integrated together. Larger is faster (the per-step Python cost is
         shared); 64 to 512 is a good range on a CPU.
