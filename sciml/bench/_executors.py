@@ -94,7 +94,9 @@ def parse_executor_spec(spec: str) -> tuple[str, int | str | None]:
     Raises a one-line ConfigError naming ``--executor`` and the valid forms for anything else.
     """
     text = str(spec).strip()
-    kind, _, arg = text.partition(":")
+    kind, colon, arg = text.partition(":")
+    if colon and not arg:
+        raise _unknown(text)
     if kind == "serial" and not arg:
         return kind, None
     if kind in ("process", "dask") and (not arg or arg.isdigit()):
