@@ -1,13 +1,12 @@
-"""Generator speed: seconds per sample at two resolutions, peak memory, 1000-sample time (``sciml.bench.generators``).
+"""Generator speed: seconds per sample at two resolutions, peak memory, 1000-sample time.
 
-``python benchmarks/generators.py --preset quick`` is ``sciml bench generators --preset quick`` writing to
-``benchmarks/results``; see docs/benchmarks.md.
+The code is ``sciml.bench.generators``: ``python benchmarks/generators.py --preset quick`` runs ``sciml bench generators --preset quick`` with the
+repository as root (results in ``benchmarks/results``, data in ``datasets/generated``); see docs/benchmarks.md.
 """
 
 import sys
-from pathlib import Path
 
 from sciml.bench import main
 
 if __name__ == "__main__":
-    sys.exit(main("generators", prog="python benchmarks/generators.py", root=Path(__file__).resolve().parents[1]))
+    sys.exit(main(__file__))

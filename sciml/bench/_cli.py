@@ -10,6 +10,7 @@ to the current directory.
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 from collections.abc import Sequence
 from pathlib import Path
@@ -82,10 +83,15 @@ def run_benchmark(name: str, argv: Sequence[str], *, prog: str | None = None, ro
     return module.run(preset, out, executor, command=command, **args)
 
 
-def main(name: str, argv: Sequence[str] | None = None, *, prog: str, root: Path | None = None) -> int:
-    """Entry point of a script in ``benchmarks/``: one-line errors on stderr and exit code 2."""
+def main(script: str | os.PathLike[str], argv: Sequence[str] | None = None) -> int:
+    """Entry point of a script ``benchmarks/NAME.py``: runs benchmark NAME with the repository as root.
+
+    One-line errors on stderr and exit code 2; an interrupt exits with 130 (rerun with ``--resume``).
+    """
+    path = Path(script).resolve()
+    prog = f"python {path.parent.name}/{path.name}"
     try:
-        run_benchmark(name, sys.argv[1:] if argv is None else argv, prog=prog, root=root)
+        run_benchmark(path.stem, sys.argv[1:] if argv is None else argv, prog=prog, root=path.parents[1])
     except SciMLError as exc:
         print(f"{prog}: error: {exc}", file=sys.stderr)
         return 2

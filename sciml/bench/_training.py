@@ -12,11 +12,35 @@ import torch
 from torch import nn
 from torch.utils.data import DataLoader, Dataset
 
+from sciml.core.errors import ConfigError
 from sciml.core.metrics import relative_l2
 from sciml.data.transforms import ChannelNormalizer, Normalized
 from sciml.training import Callback
 
-__all__ = ["EpochClock", "InMemoryFields", "relative_l2_loss", "standardized", "neuralop_fit"]
+__all__ = [
+    "EpochClock",
+    "InMemoryFields",
+    "add_device_arguments",
+    "neuralop_fit",
+    "relative_l2_loss",
+    "standardized",
+    "torch_device",
+]
+
+
+def add_device_arguments(parser: Any) -> None:
+    """``--device cpu|cuda`` and ``--threads N`` (torch CPU threads, fixed for the whole run)."""
+    parser.add_argument("--device", choices=["cpu", "cuda"], default="cpu")
+    parser.add_argument("--threads", type=int, default=1, help="torch CPU threads, fixed for the whole run")
+
+
+def torch_device(name: str) -> torch.device:
+    """``cpu``, or ``cuda`` with an explicit index (sciml's Trainer rejects a bare "cuda"); a one-line error without a GPU."""
+    if name != "cuda":
+        return torch.device("cpu")
+    if not torch.cuda.is_available():
+        raise ConfigError("--device cuda was requested but no CUDA GPU is visible; use --device cpu")
+    return torch.device("cuda", torch.cuda.current_device())
 
 
 class EpochClock(Callback):

@@ -53,11 +53,12 @@ from pathlib import Path
 from typing import Any
 
 from sciml.bench._executors import open_executor
+from sciml.bench._plots import label_bars
 from sciml.bench._results import Results
 from sciml.bench._runner import Cell, run_cells
 from sciml.bench._tables import format_targets, markdown_table
 from sciml.core.errors import ConfigError
-from sciml.core.io import atomic_path
+from sciml.core.plotting import save_figure
 
 __all__ = ["PRESETS", "run", "measure"]
 
@@ -260,19 +261,14 @@ def plot(rows: list[dict], path: Path) -> None:
                 ys.append(mine[k]["seconds_per_sample"])
                 texts.append(str(mine[k]["resolution"]) + (" ppp" if g == "chaos" else ""))
         bars = ax.bar(xs, ys, width, label=label)
-        for bar, text in zip(bars, texts):
-            ax.annotate(
-                text, (bar.get_x() + bar.get_width() / 2, bar.get_height()), ha="center", va="bottom", fontsize=7
-            )
+        label_bars(ax, bars, texts, offset=0, va="bottom", fontsize=7)
     ax.set_yscale("log")
     ax.set_xticks(range(len(generators)), generators, rotation=25, ha="right", fontsize=8)
     ax.set_ylabel("CPU seconds per sample (1 torch thread)")
     ax.axhline(TARGET_MINUTES * 60 / 1000, color="k", ls="--", lw=1, label=f"{TARGET_MINUTES:g} min / 1000 samples")
     ax.legend(fontsize=8)
     fig.tight_layout()
-    with atomic_path(path, suffix=".png") as tmp:
-        fig.savefig(tmp, dpi=110, format="png")
-    plt.close(fig)
+    save_figure(fig, path)
 
 
 def _print_row(row: dict) -> None:

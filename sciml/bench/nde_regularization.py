@@ -87,7 +87,7 @@ from sciml.bench._runner import Cell, run_cells
 from sciml.bench._tables import format_spread, format_targets, markdown_table
 from sciml.core import AbstractObjective
 from sciml.core.errors import ConfigError
-from sciml.core.io import atomic_path
+from sciml.core.plotting import save_figure
 from sciml.nde import (
     DiagonalDiffusion,
     MLPVectorField,
@@ -705,9 +705,7 @@ def plot(rows, curves, out: Path, title: str) -> list[Path]:
         ax.grid(alpha=0.3)
     axes[0][0].legend(fontsize=7)
     fig.suptitle(title, fontsize=9)
-    with atomic_path(paths[0], suffix=".png") as tmp:
-        fig.savefig(tmp, dpi=110, bbox_inches="tight", format="png")
-    plt.close(fig)
+    save_figure(fig, paths[0])
 
     fig, axes = plt.subplots(1, len(tasks), figsize=(4.6 * len(tasks), 3.6), squeeze=False)
     for ax, task in zip(axes[0], tasks):
@@ -731,9 +729,7 @@ def plot(rows, curves, out: Path, title: str) -> list[Path]:
         ax.grid(alpha=0.3)
     axes[0][0].legend(fontsize=7)
     fig.suptitle(title, fontsize=9)
-    with atomic_path(paths[1], suffix=".png") as tmp:
-        fig.savefig(tmp, dpi=110, bbox_inches="tight", format="png")
-    plt.close(fig)
+    save_figure(fig, paths[1])
     return paths
 
 

@@ -74,14 +74,23 @@ from torch import nn
 from torch.utils.data import DataLoader, Dataset
 
 from sciml.bench._executors import open_executor
+from sciml.bench._plots import label_bars
 from sciml.bench._results import Results
 from sciml.bench._runner import Cell, run_cells
 from sciml.bench._tables import format_spread, format_targets, markdown_table
-from sciml.bench._training import EpochClock, InMemoryFields, neuralop_fit, relative_l2_loss, standardized
+from sciml.bench._training import (
+    EpochClock,
+    InMemoryFields,
+    add_device_arguments,
+    neuralop_fit,
+    relative_l2_loss,
+    standardized,
+    torch_device,
+)
 from sciml.core import build_model
 from sciml.core.errors import ConfigError, DataError, TrainingDivergedError
-from sciml.core.io import atomic_path
 from sciml.core.metrics import relative_l2
+from sciml.core.plotting import save_figure
 from sciml.data.generators import generate
 from sciml.data.recipes import load_recipe
 from sciml.operators import (
@@ -482,10 +491,6 @@ def step_memory(model: nn.Module, data: Dataset, batch_size: int, device: torch.
     return out
 
 
-def _device(name: str) -> torch.device:
-    return torch.device("cuda", torch.cuda.current_device()) if name == "cuda" else torch.device("cpu")
-
-
 def _build(method: str, data: dict[str, Any], case: str) -> tuple[nn.Module, dict[str, Any]]:
     """The seeded, standardized model of a method (neuralop_fno: the FNO, the same initial weights)."""
     train = data["train"]
@@ -515,7 +520,7 @@ def run_cell(
     moved to the FNO's row when the rows are assembled (:func:`assemble`).
     """
     torch.set_num_threads(threads)
-    device = _device(device_name)
+    device = torch_device(device_name)
     data = load_case(case, cfg, Path(data_dir))
     train, test = data["train"], data["test"]
     size = data["size"]
@@ -638,7 +643,7 @@ def sweep_cell(
     Test samples are never used. A diverged training scores ``inf``.
     """
     torch.set_num_threads(threads)
-    device = _device(device_name)
+    device = torch_device(device_name)
     n_val = max(1, round(cfg["n_train"] * VALIDATION_FRACTION))
     data = load_case(case, {**cfg, "n_train": cfg["n_train"] - n_val, "n_test": n_val}, Path(data_dir))
     model, _ = _build(method, data, case)
@@ -834,24 +839,14 @@ def plot_errors(rows: list[dict], path: Path, title: str) -> None:
         bars = ax.bar(
             [r["method"] for r in sub], [r["relative_l2"] for r in sub], color=[colors[r["method"]] for r in sub]
         )
-        for bar, r in zip(bars, sub):
-            ax.annotate(
-                f"{r['relative_l2']:.3f}\n{r['params'] / 1e3:.0f}k",
-                (bar.get_x() + bar.get_width() / 2, bar.get_height()),
-                xytext=(0, 2),
-                textcoords="offset points",
-                ha="center",
-                fontsize=7,
-            )
+        label_bars(ax, bars, [f"{r['relative_l2']:.3f}\n{r['params'] / 1e3:.0f}k" for r in sub], fontsize=7)
         ax.set_title(case)
         ax.set_ylabel("test relative L2")
         ax.set_ylim(0, max(r["relative_l2"] for r in sub) * 1.3)
         ax.tick_params(axis="x", labelrotation=30, labelsize=8)
     fig.suptitle(title, fontsize=9)
     fig.tight_layout()
-    with atomic_path(path, suffix=".png") as tmp:
-        fig.savefig(tmp, dpi=110, bbox_inches="tight", format="png")
-    plt.close(fig)
+    save_figure(fig, path)
 
 
 # ----------------------------------------------------------------------------- entry
@@ -865,8 +860,7 @@ def _names(text: str | list[str] | None, valid: tuple[str, ...], what: str, opti
 
 
 def add_arguments(parser: argparse.ArgumentParser, root: Path) -> None:
-    parser.add_argument("--device", choices=["cpu", "cuda"], default="cpu")
-    parser.add_argument("--threads", type=int, default=1, help="torch CPU threads, fixed for the whole run")
+    add_device_arguments(parser)
     parser.add_argument("--cases", default=None, help=f"comma-separated, from {','.join(CASES)}")
     parser.add_argument("--models", default=None, help=f"comma-separated, from {','.join(METHODS)}")
     parser.add_argument(
@@ -938,8 +932,7 @@ def run(
     time_limit: float | None = None,
 ) -> dict[str, Any]:
     """Train and measure every (case, method) of ``preset``; writes ``out/operators[_PRESET].json`` as each finishes."""
-    if device == "cuda" and not torch.cuda.is_available():
-        raise ConfigError("--device cuda was requested but no CUDA GPU is visible; use --device cpu")
+    torch_device(device)  # no GPU: a one-line error before any work
     table = PRESETS[preset]
     cases = _names(cases or [c for c in CASES if c in table], CASES, "case", "--cases")
     missing = [c for c in cases if c not in table]
@@ -953,7 +946,7 @@ def run(
     out.mkdir(parents=True, exist_ok=True)
     stem = NAME if preset == "quick" else f"{NAME}_{preset}"  # quick, medium and full side by side
     print(
-        f"{NAME}: preset {preset}, cases {cases}, methods {methods}, device={_device(device)}, threads={threads}",
+        f"{NAME}: preset {preset}, cases {cases}, methods {methods}, device={torch_device(device)}, threads={threads}",
         flush=True,
     )
     start = time.perf_counter()
@@ -1054,6 +1047,6 @@ def run(
     print()
     print(format_targets(payload["targets"]))
     if rows:
-        plot_errors(rows, out / f"{stem}_errors.png", f"{command} ({_device(device)}, threads={threads})")
+        plot_errors(rows, out / f"{stem}_errors.png", f"{command} ({torch_device(device)}, threads={threads})")
     print(f"wrote {results.path} and PNGs ({payload['wall_seconds']} s)")
     return payload

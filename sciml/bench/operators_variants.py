@@ -58,10 +58,10 @@ from sciml.bench._executors import open_executor
 from sciml.bench._results import Results
 from sciml.bench._runner import Cell, run_cells
 from sciml.bench._tables import markdown_table
-from sciml.bench._training import standardized
+from sciml.bench._training import add_device_arguments, standardized, torch_device
 from sciml.core import build_model
 from sciml.core.errors import ConfigError
-from sciml.core.io import atomic_path
+from sciml.core.plotting import save_figure
 
 __all__ = ["load_spec", "run", "run_variant", "run_key"]
 
@@ -157,7 +157,7 @@ def run_key(spec: dict[str, Any], what: dict[str, Any], device: str) -> str:
 def run_variant(variant: dict, spec: dict, cfg: dict, data_dir: str, device_name: str, threads: int) -> dict[str, Any]:
     """Train and score one variant (a cell)."""
     torch.set_num_threads(threads)
-    device = bench._device(device_name)
+    device = torch_device(device_name)
     case = spec["case"]
     print(f"{case} {variant['name']}: training", flush=True)
     data = bench.load_case(case, cfg, Path(data_dir))
@@ -263,15 +263,12 @@ def plot(rows: list[dict], reference: str, path: Path, title: str, target: dict[
     key.text(0, 1, "\n".join([header, *lines]), va="top", family="monospace", fontsize=7, transform=key.transAxes)
     fig.suptitle("\n".join(textwrap.wrap(title, 120)), fontsize=8)
     fig.tight_layout()
-    with atomic_path(path, suffix=".png") as tmp:
-        fig.savefig(tmp, dpi=120, format="png")
-    plt.close(fig)
+    save_figure(fig, path)
 
 
 def add_arguments(parser: argparse.ArgumentParser, root: Path) -> None:
     parser.add_argument("spec", type=Path, help="YAML spec (the repository's: benchmarks/variants/*.yaml)")
-    parser.add_argument("--device", choices=["cpu", "cuda"], default="cpu")
-    parser.add_argument("--threads", type=int, default=1, help="torch CPU threads")
+    add_device_arguments(parser)
     parser.add_argument("--data-dir", type=Path, default=Path(root) / "datasets" / "generated")
 
 
@@ -304,8 +301,7 @@ def run(
     """Train every variant of ``spec`` (the preset is the spec's); writes ``out/operators_variants_<spec>.json``."""
     if preset is not None:
         raise ConfigError("operators_variants takes its preset from the spec's 'preset' key, not --preset")
-    if device == "cuda" and not torch.cuda.is_available():
-        raise ConfigError("--device cuda was requested but no CUDA GPU is visible; use --device cpu")
+    torch_device(device)  # no GPU: a one-line error before any work
     spec_path = Path(spec)
     spec = load_spec(spec_path)
     torch.set_num_threads(threads)
@@ -379,7 +375,7 @@ def run(
     print()
     if rows and all("error_ratio" in r for r in rows):
         print(markdown(rows, reference))
-        title = f"{command} ({bench._device(device)}, threads={threads})"
+        title = f"{command} ({torch_device(device)}, threads={threads})"
         plot(rows, reference, out / f"{stem}.png", title, target)
     for failure in payload["failed"]:
         print(f"failed: {failure['run_key']}: {failure['error']}")

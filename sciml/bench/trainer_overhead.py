@@ -46,12 +46,19 @@ import torch
 from torch.utils.data import DataLoader
 
 from sciml.bench._executors import open_executor
+from sciml.bench._plots import label_bars
 from sciml.bench._results import Results
 from sciml.bench._runner import Cell, run_cells
 from sciml.bench._tables import format_spread, format_targets, markdown_table
-from sciml.bench._training import EpochClock, InMemoryFields, neuralop_fit, relative_l2_loss
-from sciml.core.errors import ConfigError
-from sciml.core.io import atomic_path
+from sciml.bench._training import (
+    EpochClock,
+    InMemoryFields,
+    add_device_arguments,
+    neuralop_fit,
+    relative_l2_loss,
+    torch_device,
+)
+from sciml.core.plotting import save_figure
 from sciml.training import Trainer
 
 __all__ = ["PRESETS", "run", "smooth_operator_data"]
@@ -182,7 +189,7 @@ def measure_repeat(repeat: int, cfg: dict[str, int], device_name: str, threads: 
     from neuralop.models import FNO
 
     torch.set_num_threads(threads)
-    device = _device(device_name)
+    device = torch_device(device_name)
     x, y = smooth_operator_data(cfg["n_samples"], cfg["resolution"], seed=SEED)
     dataset = InMemoryFields(x, y)
     torch.manual_seed(SEED)
@@ -202,11 +209,6 @@ def measure_repeat(repeat: int, cfg: dict[str, int], device_name: str, threads: 
             flush=True,
         )
     return {"order": list(order), "params": sum(p.numel() for p in base.parameters()), "methods": methods}
-
-
-def _device(name: str) -> torch.device:
-    # an explicit index: sciml's Trainer rejects a bare "cuda" (torch.cuda.set_device needs one)
-    return torch.device("cuda", torch.cuda.current_device()) if name == "cuda" else torch.device("cpu")
 
 
 def summarize(repeats: list[dict[str, Any]], case: str) -> list[dict[str, Any]]:
@@ -279,26 +281,16 @@ def plot(rows: list[dict], path: Path, title: str) -> None:
         [r["seconds_per_epoch_q3"] - r["seconds_per_epoch"] for r in rows],
     ]
     bars = ax.bar(names, med, yerr=err, capsize=4, color=["0.6", "tab:blue", "tab:orange"])
-    for bar, r in zip(bars, rows):
-        ax.annotate(
-            f"{r['ratio_vs_bare']:.3f}x",
-            (bar.get_x() + bar.get_width() / 2, bar.get_height()),
-            xytext=(0, 12),
-            textcoords="offset points",
-            ha="center",
-        )
+    label_bars(ax, bars, [f"{r['ratio_vs_bare']:.3f}x" for r in rows], offset=12)
     ax.set_ylabel("seconds per epoch (median, IQR)")
     ax.set_ylim(0, max(med) * 1.25)
     ax.set_title(title, fontsize=9)
-    with atomic_path(path, suffix=".png") as tmp:
-        fig.savefig(tmp, dpi=110, bbox_inches="tight", format="png")
-    plt.close(fig)
+    save_figure(fig, path)
 
 
 # ----------------------------------------------------------------------------- entry
 def add_arguments(parser: argparse.ArgumentParser, root: Path) -> None:
-    parser.add_argument("--device", choices=["cpu", "cuda"], default="cpu")
-    parser.add_argument("--threads", type=int, default=1, help="torch CPU threads, fixed for the whole run")
+    add_device_arguments(parser)
 
 
 def run(
@@ -314,14 +306,13 @@ def run(
     time_limit: float | None = None,
 ) -> dict[str, Any]:
     """Run the benchmark; writes ``out/trainer_overhead.json`` (after every repetition) and the PNG."""
-    if device == "cuda" and not torch.cuda.is_available():
-        raise ConfigError("--device cuda was requested but no CUDA GPU is visible; use --device cpu")
+    torch_device(device)  # no GPU: a one-line error before any work
     torch.set_num_threads(threads)
     cfg = PRESETS[preset]
     out = Path(out)
     case = f"fno1d_n{cfg['n_samples']}_s{cfg['resolution']}_b{cfg['batch_size']}"
     print(
-        f"{NAME}: {case}, {cfg['epochs']} epochs x {cfg['repeats']} repeats, device={_device(device)}, "
+        f"{NAME}: {case}, {cfg['epochs']} epochs x {cfg['repeats']} repeats, device={torch_device(device)}, "
         f"threads={threads}",
         flush=True,
     )
@@ -357,7 +348,7 @@ def run(
     plot(
         payload["rows"],
         out / f"{NAME}.png",
-        f"{case}, {cfg['epochs']} epochs x {cfg['repeats']}, {_device(device)}, threads={threads}",
+        f"{case}, {cfg['epochs']} epochs x {cfg['repeats']}, {torch_device(device)}, threads={threads}",
     )
     print(f"wrote {results.path} and {NAME}.png")
     return payload

@@ -23,7 +23,9 @@ def test_trainer_overhead_runs_through_the_cli_and_resumes_by_repetition(tmp_pat
     payload = json.loads((out / "trainer_overhead.json").read_text())
     assert payload["benchmark"] == "trainer_overhead" and payload["complete"] is True
     assert payload["command"] == f"sciml bench trainer_overhead --preset tiny --out {out}"
-    assert {"sciml", "torch", "cpu_count"} <= set(payload["environment"]) and payload["environment"]["executor"] == "serial"
+    assert {"sciml", "torch", "cpu_count"} <= set(payload["environment"]) and payload["environment"][
+        "executor"
+    ] == "serial"
     assert payload["settings"]["preset"] == "tiny" and payload["failed"] == []
     assert [r["repeat"] for r in payload["repeats"]] == [0, 1, 2]
     rows = {r["method"]: r for r in payload["rows"]}
@@ -32,10 +34,17 @@ def test_trainer_overhead_runs_through_the_cli_and_resumes_by_repetition(tmp_pat
     assert all(r["epochs_timed"] == 3 and len(r["per_repeat_seconds_per_epoch"]) == 3 for r in rows.values())
     assert rows["bare_loop"]["ratio_vs_bare"] == 1.0
     # the two DataLoader loops see the same batches from the same weights: the same losses
-    assert rows["bare_loop"]["final_train_loss"] == pytest.approx(rows["neuralop_trainer"]["final_train_loss"], abs=2e-5)
+    assert rows["bare_loop"]["final_train_loss"] == pytest.approx(
+        rows["neuralop_trainer"]["final_train_loss"], abs=2e-5
+    )
     (target,) = payload["targets"]
-    assert target["measured"] == rows["sciml_trainer"]["ratio_vs_bare"] and target["met"] == (target["measured"] <= 1.05)
-    assert "ratio vs bare (min / median / max of repeats)" in stdout and (out / "trainer_overhead.png").stat().st_size > 5000
+    assert target["measured"] == rows["sciml_trainer"]["ratio_vs_bare"] and target["met"] == (
+        target["measured"] <= 1.05
+    )
+    assert (
+        "ratio vs bare (min / median / max of repeats)" in stdout
+        and (out / "trainer_overhead.png").stat().st_size > 5000
+    )
     # --resume: every repetition is in the file, none runs again, the summary is the same
     code, stdout, err = _run(capsys, "bench", "trainer_overhead", "--preset", "tiny", "--out", str(out), "--resume")
     assert code == 0, err

@@ -49,7 +49,14 @@ def test_a_dask_cluster_gives_the_rows_of_the_process_pool(tmp_path):
         rows[spec] = json.loads(results.path.read_text())["rows"]
     process, dask = rows["process:2"], rows["dask:2"]
     assert [(r["kind"], r["i"]) for r in process] == [(r["kind"], r["i"]) for r in dask]
-    assert [(r["kind"], r["i"]) for r in process] == [("eig", 0), ("eig", 1), ("eig", 2), ("eig", 3), ("comb", 3), ("comb", 17)]
+    assert [(r["kind"], r["i"]) for r in process] == [
+        ("eig", 0),
+        ("eig", 1),
+        ("eig", 2),
+        ("eig", 3),
+        ("comb", 3),
+        ("comb", 17),
+    ]
     for p, d in zip(process, dask):
         if p["kind"] == "comb":
             assert p["value"] == d["value"] == math.comb(40, p["i"])
@@ -167,6 +174,11 @@ def test_tables_show_min_median_and_max_of_the_repeats():
     assert spread([2.0, 4.0]) == {"min": 2.0, "median": 3.0, "max": 4.0, "n": 2}
     assert format_spread(values, ".3f") == "0.912 / 0.987 / 1.104"
     table = markdown_table(["method", "ratio"], [["sciml", format_spread(values, ".2f")], ["bare", "1.00"]])
-    assert table.splitlines() == ["| method | ratio |", "|---|---|", "| sciml | 0.91 / 0.99 / 1.10 |", "| bare | 1.00 |"]
+    assert table.splitlines() == [
+        "| method | ratio |",
+        "|---|---|",
+        "| sciml | 0.91 / 0.99 / 1.10 |",
+        "| bare | 1.00 |",
+    ]
     with pytest.raises(ValueError, match="no values"):
         spread([])
