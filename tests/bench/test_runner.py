@@ -182,3 +182,12 @@ def test_tables_show_min_median_and_max_of_the_repeats():
     ]
     with pytest.raises(ValueError, match="no values"):
         spread([])
+
+
+def test_no_cell_starts_once_the_budget_is_spent(tmp_path):
+    seen = []
+    cells = [Cell((i,), seen.append, (i,)) for i in range(3)]
+    report = run_cells(cells, SerialExecutor(), _results(tmp_path), budget_s=0)
+    assert seen == [] and report.not_started == [(0,), (1,), (2,)] and report.finished == []
+    report = run_cells(cells, SerialExecutor(), _results(tmp_path), budget_s=3600)
+    assert seen == [0, 1, 2] and report.not_started == []
