@@ -8,6 +8,7 @@
     sciml data info FILE.h5
     sciml train CONFIG.yaml [key.sub=value ...] [--resume [last|best|PATH]] [--overwrite]
     sciml eval RUN_DIR [--data FILE.h5] [--split test] [--out DIR]
+    sciml bench NAME [--preset quick|full] [--executor SPEC] [--out DIR] [--resume] | sciml bench --list
 
 Errors caused by input print one line on stderr and exit with code 2; ``--debug`` shows
 the traceback instead.
@@ -148,6 +149,16 @@ def _cmd_eval(args: argparse.Namespace) -> int:
     return 0
 
 
+def _cmd_bench(args: argparse.Namespace) -> int:
+    from sciml.bench import describe_benchmarks, run_benchmark
+
+    if args.list_benchmarks or args.name is None:
+        print(describe_benchmarks())
+        return 0
+    run_benchmark(args.name, args.bench_args, prog=f"sciml bench {args.name}")
+    return 0
+
+
 def _version() -> str:
     from sciml import __version__
 
@@ -265,6 +276,20 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--device", default="cpu")
     p.add_argument("--out", default=None, help="write the metrics and plots here (default: the run directory)")
     p.set_defaults(func=_cmd_eval)
+
+    p = sub.add_parser(
+        "bench",
+        help="run an installed benchmark (results JSON + PNGs; resumable, on serial, process or Dask executors)",
+        description="Run an installed benchmark: sciml bench NAME [--preset P] [--executor SPEC] [--out DIR] "
+        "[--resume]; 'sciml bench NAME --help' lists its options, 'sciml bench --list' the benchmarks.",
+    )
+    p.add_argument("name", nargs="?", help="the benchmark (sciml bench --list)")
+    p.add_argument("--list", dest="list_benchmarks", action="store_true", help="list the installed benchmarks")
+    p.add_argument(
+        "bench_args", nargs=argparse.REMAINDER, metavar="...",
+        help="the benchmark's options: --preset, --executor serial|process[:N]|dask[:N|:ADDRESS], --out, --resume, ...",
+    )
+    p.set_defaults(func=_cmd_bench)
     return parser
 
 
@@ -296,7 +321,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 0
     except KeyboardInterrupt:
         print(
-            "sciml: interrupted; training resumes with --resume, a data generation from its finished batches "
+            "sciml: interrupted; training and benchmarks resume with --resume, a data generation from its finished batches "
             "when the same command is rerun",
             file=sys.stderr,
         )

@@ -1,35 +1,30 @@
-"""benchmarks/operators_variants.py: its spec errors, and that a variant builds and scores what it names.
+"""sciml bench operators_variants: its spec errors, and that a variant builds and scores what it names.
 
 A tiny Burgers file (24 samples at 64 points, written by the test) replaces the benchmark's data.
 """
 
 from __future__ import annotations
 
-import importlib.util
 import json
-import sys
-from pathlib import Path
 
 import pytest
 
-BENCH = Path(__file__).resolve().parents[2] / "benchmarks"
-
-
-def _load(name: str):
-    """Import a benchmark script by its path (the scripts are not a package)."""
-    if name not in sys.modules:
-        spec = importlib.util.spec_from_file_location(name, BENCH / f"{name}.py")
-        module = importlib.util.module_from_spec(spec)
-        sys.modules[name] = module
-        spec.loader.exec_module(module)
-    return sys.modules[name]
+from sciml.bench import operators_variants
+from sciml.bench import run_benchmark as _run_benchmark
+from sciml.core.errors import ConfigError
 
 
 @pytest.fixture(scope="module")
 def variants():
-    for name in ("_timing", "operators"):  # what operators_variants imports by name
-        _load(name)
-    return _load("operators_variants")
+    return operators_variants
+
+
+class _Main:
+    """``run_benchmark(argv)`` of the old script: the benchmark through its command line."""
+
+
+def run_benchmark(argv):
+    return _run_benchmark("operators_variants", argv, prog="sciml bench operators_variants")
 
 
 TINY = """
@@ -63,7 +58,7 @@ variants:
 def test_bad_spec_is_one_line_naming_the_key(variants, tmp_path, old, new, message):
     spec = tmp_path / "bad.yaml"
     spec.write_text(TINY.replace(old, new))
-    with pytest.raises(SystemExit) as info:
+    with pytest.raises(ConfigError) as info:
         variants.load_spec(spec)
     text = str(info.value)
     assert message in text and "\n" not in text
@@ -73,7 +68,7 @@ def test_variants_run_builds_the_benchmarks_tfno_and_restates_the_target(variant
     spec = tmp_path / "tiny.yaml"
     spec.write_text(TINY)
     out = tmp_path / "out"
-    payload = variants.main([str(spec), "--data-dir", str(tmp_path / "data"), "--out", str(out)])
+    payload = run_benchmark([str(spec), "--data-dir", str(tmp_path / "data"), "--out", str(out)])
     rows = {r["variant"]: r for r in payload["rows"]}
     # the benchmark's 1D TFNO: Tucker ranks (12, 12, 2) of each complex (64, 64, 9) weight, 4 layers, and the
     # dense rest of its layout (linear skips, no channel MLP, linear lifting, projection ratio 0.5): 18,945
@@ -94,7 +89,7 @@ def test_variants_run_builds_the_benchmarks_tfno_and_restates_the_target(variant
     assert t["met"] == (rows["tfno"]["error_ratio"] <= 1.1)
     saved = json.loads((out / "operators_variants_tiny.json").read_text())
     assert saved["rows"] == payload["rows"] and (out / "operators_variants_tiny.png").stat().st_size > 10_000
-    assert not (out / "operators_variants_tiny.partial.json").exists()
+    assert saved["complete"] is True and saved["failed"] == []
 
 
 def test_resume_keeps_the_variants_trained_before_and_trains_only_the_new_one(variants, tmp_path, capsys):
@@ -102,7 +97,7 @@ def test_resume_keeps_the_variants_trained_before_and_trains_only_the_new_one(va
     small = TINY.replace("epochs: 8", "epochs: 2")
     spec.write_text(small)
     argv = [str(spec), "--data-dir", str(tmp_path / "data"), "--out", str(tmp_path / "out"), "--resume"]
-    first = {r["variant"]: r for r in variants.main(argv)["rows"]}
+    first = {r["variant"]: r for r in run_benchmark(argv)["rows"]}
     # a new variant and a renamed one (same model and rate): only the new one trains
     reference = small.replace("reference: fno", "reference: the FNO")
     spec.write_text(
@@ -110,7 +105,7 @@ def test_resume_keeps_the_variants_trained_before_and_trains_only_the_new_one(va
         + "  - {name: tfno cp, method: tfno, overrides: {factorization: cp}}\n"
     )
     capsys.readouterr()
-    second = {r["variant"]: r for r in variants.main(argv)["rows"]}
+    second = {r["variant"]: r for r in run_benchmark(argv)["rows"]}
     out = capsys.readouterr().out
     assert out.count("kept from an earlier run") == 3 and out.count(": training") == 1
     assert saved_json(tmp_path)["resumed_rows"] == ["the FNO", "tfno", "tfno rank 0.1 lr 1e-2"]
@@ -119,7 +114,7 @@ def test_resume_keeps_the_variants_trained_before_and_trains_only_the_new_one(va
     assert second["tfno cp"]["params"] < second["tfno"]["params"]  # CP rank 0.05 keeps fewer than Tucker's
 
 
-def test_an_interrupted_run_resumes_from_its_partial_file(variants, tmp_path, monkeypatch, capsys):
+def test_an_interrupted_run_resumes_from_the_cells_it_wrote(variants, tmp_path, monkeypatch, capsys):
     spec = tmp_path / "tiny.yaml"
     spec.write_text(TINY.replace("epochs: 8", "epochs: 2"))
     out = tmp_path / "out"
@@ -133,17 +128,18 @@ def test_an_interrupted_run_resumes_from_its_partial_file(variants, tmp_path, mo
             raise KeyboardInterrupt
         return real(variant, *args)
 
+    # the cells were built with the real function: interrupt through the module the runner calls
     monkeypatch.setattr(variants, "run_variant", dies_on_the_second)
     with pytest.raises(KeyboardInterrupt):
-        variants.main(argv)
-    partial = json.loads((out / "operators_variants_tiny.partial.json").read_text())
-    assert [r["variant"] for r in partial["rows"]] == ["fno"] and not (out / "operators_variants_tiny.json").exists()
+        run_benchmark(argv)
+    partial = json.loads((out / "operators_variants_tiny.json").read_text())
+    assert [r["variant"] for r in partial["rows"]] == ["fno"] and partial["complete"] is False
     monkeypatch.setattr(variants, "run_variant", real)
     capsys.readouterr()
-    rows = {r["variant"]: r for r in variants.main(argv)["rows"]}
+    rows = {r["variant"]: r for r in run_benchmark(argv)["rows"]}
     assert capsys.readouterr().out.count(": training") == 2
     assert rows["fno"]["relative_l2"] == partial["rows"][0]["relative_l2"] and len(rows) == 3
-    assert not (out / "operators_variants_tiny.partial.json").exists()
+    assert saved_json(tmp_path)["complete"] is True
 
 
 def saved_json(tmp_path):
@@ -154,11 +150,11 @@ def test_resume_retrains_a_variant_whose_benchmark_defaults_changed(variants, tm
     spec = tmp_path / "tiny.yaml"
     spec.write_text(TINY.replace("epochs: 8", "epochs: 2"))
     argv = [str(spec), "--data-dir", str(tmp_path / "data"), "--out", str(tmp_path / "out"), "--resume"]
-    first = {r["variant"]: r for r in variants.main(argv)["rows"]}
+    first = {r["variant"]: r for r in run_benchmark(argv)["rows"]}
     # the benchmark's 1D TFNO moves to rank 0.1: "tfno" (no overrides) is now another model, the others are not
     monkeypatch.setattr(variants.bench, "TFNO_OPTIONS_1D", {**variants.bench.TFNO_OPTIONS_1D, "rank": 0.1})
     capsys.readouterr()
-    second = {r["variant"]: r for r in variants.main(argv)["rows"]}
+    second = {r["variant"]: r for r in run_benchmark(argv)["rows"]}
     out = capsys.readouterr().out
     assert "burgers tfno: training" in out and out.count(": training") == 1
     assert second["tfno"]["params"] == first["tfno rank 0.1 lr 1e-2"]["params"] != first["tfno"]["params"]
