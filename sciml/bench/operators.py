@@ -81,10 +81,10 @@ from sciml.bench._tables import format_spread, format_targets, markdown_table
 from sciml.bench._training import (
     EpochClock,
     InMemoryFields,
+    Standardized,
     add_device_arguments,
     neuralop_fit,
     relative_l2_loss,
-    standardized,
     torch_device,
 )
 from sciml.core import build_model
@@ -498,7 +498,7 @@ def _build(method: str, data: dict[str, Any], case: str) -> tuple[nn.Module, dic
     kwargs = model_kwargs(method, data["n_dim"], in_ch, out_ch, data["size"], case)
     seed_everything(SEED)
     name = "fno" if method == "neuralop_fno" else method
-    return standardized(build_model(name, kwargs), in_ch, out_ch, *data["stats"]), kwargs
+    return Standardized(build_model(name, kwargs), *data["stats"]), kwargs
 
 
 def run_cell(

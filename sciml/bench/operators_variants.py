@@ -58,7 +58,7 @@ from sciml.bench._executors import open_executor
 from sciml.bench._results import Results
 from sciml.bench._runner import Cell, run_cells
 from sciml.bench._tables import markdown_table
-from sciml.bench._training import add_device_arguments, standardized, torch_device
+from sciml.bench._training import Standardized, add_device_arguments, torch_device
 from sciml.core import build_model
 from sciml.core.errors import ConfigError
 from sciml.core.plotting import save_figure
@@ -164,11 +164,7 @@ def run_variant(variant: dict, spec: dict, cfg: dict, data_dir: str, device_name
     what = resolved(variant, spec, data)
     lr, seed = what["lr"], what["seed"]
     bench.seed_everything(seed)
-    train = data["train"]
-    in_ch, out_ch = train.x.shape[1], train.y.shape[1]
-    model = standardized(
-        build_model(variant["method"], variant_kwargs(variant, data, case)), in_ch, out_ch, *data["stats"]
-    )
+    model = Standardized(build_model(variant["method"], variant_kwargs(variant, data, case)), *data["stats"])
     start = time.perf_counter()
     durations = bench.train_sciml(model, data["train"], cfg, device, lr, seed)
     err = bench.test_error(model.to(device), data["test"], case, device, cfg["batch_size"])
