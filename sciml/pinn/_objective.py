@@ -4,6 +4,7 @@ residual-based adaptive sampling and parameter curricula; the Lagrangian PINN's 
 from __future__ import annotations
 
 import dataclasses
+from abc import ABC, abstractmethod
 from typing import Any
 
 import numpy as np
@@ -16,7 +17,7 @@ from sciml.core.registry import OBJECTIVES
 from sciml.pinn._derivatives import Fields, partial
 from sciml.pinn._problem import PROBLEMS, PDEProblem
 
-__all__ = ["LagrangianPINNLoss", "PINNLoss", "periodic_interpolate"]
+__all__ = ["AbstractPINNObjective", "LagrangianPINNLoss", "PINNLoss", "periodic_interpolate"]
 
 _BALANCING = ("fixed", "grad_norm")
 _ADAPTIVE = ("none", "rad", "rar")
@@ -70,7 +71,7 @@ def periodic_interpolate(
     return v0 + weight * (v1 - v0)
 
 
-class _PINNBase(AbstractObjective):
+class AbstractPINNObjective(AbstractObjective, ABC):
     """What both PINN objectives share: the problem (and its curriculum), term weights,
     gradient-norm balancing, causal weighting of the residual in time, adaptive sampling."""
 
@@ -127,6 +128,7 @@ class _PINNBase(AbstractObjective):
         self.step = 0
         self._selected: torch.Tensor | None = None  # RAD points of the current step (closure calls reuse them)
         self.extra_points: torch.Tensor | None = None  # RAR points kept across steps
+        self._refined_at: int | None = None
         self._current_params: dict[str, float] | None = None
         self.problem = self._build_problem(self._params_at(0))
 
@@ -192,9 +194,9 @@ class _PINNBase(AbstractObjective):
         return {"name": self.name, "problem": self.problem_name, "problem_params": self.problem_params}
 
     # ------------------------------------------------------------------ pieces
+    @abstractmethod
     def residual_terms(self, model: nn.Module, points: torch.Tensor) -> dict[str, torch.Tensor]:
         """Residuals ``[N, 1]`` at interior points, by name."""
-        raise NotImplementedError  # subclasses
 
     def _residual_loss(self, r: torch.Tensor, t: torch.Tensor) -> tuple[torch.Tensor, dict[str, torch.Tensor]]:
         if not self.causal:
@@ -217,9 +219,9 @@ class _PINNBase(AbstractObjective):
                 self._selected = self._rad_select(model, batch["pool"], points.shape[0])
             points = self._selected
         if self.adaptive == "rar":
-            if "pool" in batch and self.step % self.adaptive_every == 0 and self._selected is None:
+            if "pool" in batch and self.step % self.adaptive_every == 0 and self._refined_at != self.step:
                 self._rar_refine(model, batch["pool"])
-                self._selected = torch.empty(0)
+                self._refined_at = self.step  # once per step, however often a closure calls
             if self.extra_points is not None:
                 points = torch.cat([points, self.extra_points.to(points)])
         dtype, device = _dtype_of(model)
@@ -286,9 +288,9 @@ class _PINNBase(AbstractObjective):
             x_grid, t_grid = x_grid[0], t_grid[0]
         return x_grid, t_grid
 
+    @abstractmethod
     def grid_prediction(self, model: nn.Module, x_grid: torch.Tensor, t_grid: torch.Tensor) -> torch.Tensor:
         """The solution ``u`` on the Eulerian grid ``[T, X]``."""
-        raise NotImplementedError  # subclasses
 
     def predict(self, model: nn.Module, batch: dict[str, Any]) -> torch.Tensor:
         x_grid, t_grid = self._eval_grids(batch)
@@ -305,7 +307,7 @@ class _PINNBase(AbstractObjective):
 
 
 @OBJECTIVES.register("pinn")
-class PINNLoss(_PINNBase):
+class PINNLoss(AbstractPINNObjective):
     """Physics-informed loss (Raissi, Perdikaris & Karniadakis 2019) of a network ``u(x, t)``.
 
     ``loss = w_r L_residual + w_i L_initial + w_b L_boundary``: mean squares of the PDE
@@ -357,11 +359,11 @@ class PINNLoss(_PINNBase):
         if "boundary_lower" not in batch:
             return None
         low, high = _points(batch, "boundary_lower", model), _points(batch, "boundary_upper", model)
+        u_low, u_high = model(low), model(high)
         parts = []
         for c in p.conditions:
             if c.hard or c.kind == "initial":
                 continue
-            u_low, u_high = model(low), model(high)
             if c.kind == "periodic":
                 parts.append(_mean_square(u_low - u_high))
                 parts.append(_mean_square(partial(u_low, low, 0) - partial(u_high, high, 0)))
@@ -398,7 +400,7 @@ class PINNLoss(_PINNBase):
 
 
 @OBJECTIVES.register("lpinn")
-class LagrangianPINNLoss(_PINNBase):
+class LagrangianPINNLoss(AbstractPINNObjective):
     """The Lagrangian PINN's loss (Mojgani, Balajewicz & Hassanzadeh, CMAME 2023).
 
     For a model ``(x0, t) -> (u, x)`` (:class:`~sciml.pinn.LagrangianPINN`): the
