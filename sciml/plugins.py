@@ -20,4 +20,5 @@ PLUGINS: tuple[Plugin, ...] = (
     Plugin("nde", "sciml.nde", install="pip install torchdiffeq torchsde"),
     Plugin("koopman", "sciml.koopman"),
     Plugin("pinn", "sciml.pinn", install="pip install sympy"),
+    Plugin("forecast", "sciml.forecast"),
 )

@@ -44,6 +44,7 @@ __all__ = [
     "Plugin",
     "MODELS",
     "ESTIMATORS",
+    "FORECASTERS",
     "OBJECTIVES",
     "TASKS",
     "GENERATORS",
@@ -188,6 +189,7 @@ def _first_doc_line(obj: Any) -> str:
 
 MODELS: Registry[Callable[..., Any]] = Registry("model")
 ESTIMATORS: Registry[Callable[..., Any]] = Registry("estimator")
+FORECASTERS: Registry[Callable[..., Any]] = Registry("forecaster")
 OBJECTIVES: Registry[Callable[..., Any]] = Registry("objective")
 TASKS: Registry[Callable[..., Any]] = Registry("task")
 GENERATORS: Registry[Callable[..., Any]] = Registry("generator")

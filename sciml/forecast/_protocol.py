@@ -1,0 +1,95 @@
+"""The forecaster protocol: ``fit(train)`` then ``forecast(context, horizon)``.
+
+Every model of the chaotic-forecasting benchmark is an :class:`AbstractForecaster`, an
+:class:`~sciml.core.estimator.AbstractEstimator` (parameters from the signature, learned
+state in attributes ending in ``_``, ``save`` / ``load_estimator``) with one more method:
+
+``fit(train, dt=None) -> self``
+    ``train``: :class:`~sciml.data.Trajectories` or an array ``[N, T, D]`` / ``[T, D]``
+    of uniformly sampled states (float64). Gradient-trained forecasters run the
+    :class:`~sciml.training.Trainer` inside ``fit``.
+``forecast(context, horizon) -> ndarray``
+    ``context``: ``[C, D]`` or ``[B, C, D]``, the ``C`` most recent states (the last row is
+    the present); returns the next ``horizon`` states, ``[horizon, D]`` or
+    ``[B, horizon, D]``, float64. ``C`` must be at least :attr:`min_context`.
+
+Forecasters register in :data:`sciml.core.registry.FORECASTERS` with
+:func:`register_forecaster` (and, being estimators, in ``ESTIMATORS`` too, so they save,
+load and run through ``sciml train`` like any estimator).
+"""
+
+from __future__ import annotations
+
+from typing import Any, ClassVar
+
+import numpy as np
+
+from sciml.core.errors import SciMLError, ShapeError
+from sciml.core.estimator import AbstractEstimator, as_float64_array, register_estimator
+from sciml.core.registry import FORECASTERS
+
+__all__ = ["AbstractForecaster", "register_forecaster", "check_context"]
+
+
+class AbstractForecaster(AbstractEstimator):
+    """Base class of the benchmark's forecasters (see the module docstring for the protocol).
+
+    Attributes
+    ----------
+    min_context : int
+        The fewest context states :meth:`forecast` accepts (1 for Markovian models, the
+        number of lags for autoregressive ones); an instance may override it after ``fit``.
+    """
+
+    min_context: ClassVar[int] = 1
+
+    def fit(self, train: Any, dt: float | None = None) -> AbstractForecaster:  # pragma: no cover - protocol
+        """Learn from training trajectories; returns ``self``."""
+        raise NotImplementedError  # AbstractForecaster: subclasses implement it
+
+    def forecast(self, context: Any, horizon: int) -> np.ndarray:  # pragma: no cover - protocol
+        """The next ``horizon`` states after ``context`` (``[C, D]`` or ``[B, C, D]``)."""
+        raise NotImplementedError  # AbstractForecaster: subclasses implement it
+
+    def predict(self, context: Any, horizon: int = 1) -> np.ndarray:
+        """Alias of :meth:`forecast` (the estimator protocol's name)."""
+        return self.forecast(context, horizon)
+
+
+def check_context(context: Any, horizon: int, *, min_context: int, dim: int | None, owner: str) -> tuple[np.ndarray, bool]:
+    """``context`` as float64 ``[B, C, D]`` and whether it came unbatched, with one-line errors.
+
+    >>> ctx, single = check_context(np.zeros((5, 3)), 2, min_context=2, dim=3, owner="AR")
+    >>> ctx.shape, single
+    ((1, 5, 3), True)
+    >>> check_context(np.zeros((1, 3)), 2, min_context=2, dim=3, owner="AR")
+    Traceback (most recent call last):
+    ...
+    sciml.core.errors.ShapeError: AR needs a context of at least 2 states, got 1; pass more history
+    """
+    if not isinstance(horizon, (int, np.integer)) or isinstance(horizon, bool) or horizon < 1:
+        raise ShapeError(f"{owner} horizon={horizon!r} is invalid; pass an int >= 1")
+    arr = as_float64_array(context, "context", (2, 3), what="[C, D] or [B, C, D]")
+    single = arr.ndim == 2
+    if single:
+        arr = arr[None]
+    if arr.shape[1] < min_context:
+        raise ShapeError(
+            f"{owner} needs a context of at least {min_context} states, got {arr.shape[1]}; pass more history"
+        )
+    if dim is not None and arr.shape[2] != dim:
+        raise ShapeError(f"{owner} was fitted on {dim}-dimensional states, the context has {arr.shape[2]}")
+    return arr, single
+
+
+def register_forecaster(name: str, *, doc: str | None = None):
+    """Class decorator: register an :class:`AbstractForecaster` in ``FORECASTERS`` and ``ESTIMATORS``."""
+
+    def add(cls: type[AbstractForecaster]) -> type[AbstractForecaster]:
+        if not (isinstance(cls, type) and issubclass(cls, AbstractForecaster)):
+            raise SciMLError(f"register_forecaster('{name}') decorates AbstractForecaster subclasses only")
+        register_estimator(name, doc=doc)(cls)
+        FORECASTERS.register(name, cls, doc=doc)
+        return cls
+
+    return add
