@@ -41,6 +41,11 @@ BENCHMARKS.register(
     "sciml.bench.generators",
     doc="generator speed: CPU seconds per sample at two resolutions, peak memory, 1000-sample time",
 )
+BENCHMARKS.register(
+    "generators_chaos",
+    "sciml.bench.generators_chaos",
+    doc="chaos trajectories: our batched integrators vs dysts make_trajectory (speed, error); Lyapunov check",
+)
 
 
 def load_benchmark(name: str) -> ModuleType:
