@@ -61,6 +61,7 @@ from __future__ import annotations
 
 import argparse
 import concurrent.futures as cf
+import dataclasses
 import statistics
 import time
 import warnings
@@ -701,17 +702,13 @@ def run(
     torch.set_num_threads(1)
     payload: dict[str, Any] | None = None
     with open_executor(executor) as (pool, spec):
+        sweep = _Sweep(out, pool, spec, resume, keep_failed, command, progress)
         if not no_speed:
-            payload = _run_speed(
-                names, cfg, preset, out, pool, spec, resume, keep_failed, command, progress, time_limit
-            )
+            payload = _run_speed(names, cfg, preset, sweep, time_limit)
         if lyapunov:
             # dysts' naive protocols are written for ordinary flows; our Benettin covers the delay equations too
             lyap_names = [s for s in names if lyapunov_method == "benettin" or not is_delay(s)]
-            lyap = _run_lyapunov(
-                lyap_names, lyapunov_method, out, pool, spec, resume, keep_failed, command, progress,
-                time_limit or LYAPUNOV_TIME_LIMIT_S, budget_s,
-            )  # fmt: skip
+            lyap = _run_lyapunov(lyap_names, lyapunov_method, sweep, time_limit or LYAPUNOV_TIME_LIMIT_S, budget_s)
             if payload is None:
                 return lyap
             payload["lyapunov_results"] = lyapunov_results_name(lyapunov_method)
@@ -719,38 +716,43 @@ def run(
     return payload
 
 
-def _run_speed(
-    names: list[str],
-    cfg: dict,
-    preset: str,
-    out: Path,
-    pool: cf.Executor,
-    spec: str,
-    resume: bool,
-    keep_failed: bool,
-    command: str,
-    progress: bool,
-    time_limit: float | None,
-) -> dict[str, Any]:
+@dataclasses.dataclass(frozen=True)
+class _Sweep:
+    """What the speed and the Lyapunov sweeps of one run share: where they write and run, how they resume."""
+
+    out: Path
+    pool: cf.Executor
+    spec: str
+    resume: bool
+    keep_failed: bool
+    command: str
+    progress: bool
+
+    def results(self, file: str, benchmark: str, settings: dict, match: dict) -> Results:
+        return Results(
+            self.out / file,
+            benchmark,
+            key=("case",),
+            settings=settings,
+            command=self.command,
+            environment={"torch_threads": 1},
+            resume=self.resume,
+            match=match,
+            retry_failed=not self.keep_failed,
+        )
+
+
+def _run_speed(names: list[str], cfg: dict, preset: str, sweep: _Sweep, time_limit: float | None) -> dict[str, Any]:
     settings = {
         "preset": preset,
         **{k: v for k, v in cfg.items() if k != "systems"},
         "systems": names,
         "tol": TOL,
-        "executor": spec,
+        "executor": sweep.spec,
     }
-    results = Results(
-        out / f"{NAME}.json",
-        NAME,
-        key=("case",),
-        settings=settings,
-        command=command,
-        environment={"torch_threads": 1},
-        resume=resume,
-        # the systems are the cells; a resumed run of another system list keeps the rows it shares
-        match={k: v for k, v in settings.items() if k not in ("systems", "executor", "preset")},
-        retry_failed=not keep_failed,
-    )
+    # the systems are the cells; a resumed run of another system list keeps the rows it shares
+    match = {k: v for k, v in settings.items() if k not in ("systems", "executor", "preset")}
+    results = sweep.results(f"{NAME}.json", NAME, settings, match)
     cells = [
         Cell((name,), speed_cell, (name, cfg["n"], cfg["n_periods"], cfg["timed"], cfg["reference"])) for name in names
     ]
@@ -776,10 +778,10 @@ def _run_speed(
             pending.clear()
 
     failure = lambda cell, message: print(f"{cell.label:24s} FAILED {message}", flush=True)  # noqa: E731
-    run_cells(cells, pool, results, time_limit=time_limit, progress=progress, on_row=on_row,
+    run_cells(cells, sweep.pool, results, time_limit=time_limit, progress=sweep.progress, on_row=on_row,
               on_failure=failure, write=write)  # fmt: skip
     payload = write(complete=True)
-    _plot(payload["rows"], out / f"{NAME}.png")
+    _plot(payload["rows"], sweep.out / f"{NAME}.png")
     print(format_targets(payload["targets"]))
     if payload["failed"]:
         print("failed:", "; ".join(f"{f['case']}: {f['error']}" for f in payload["failed"]))
@@ -787,17 +789,7 @@ def _run_speed(
 
 
 def _run_lyapunov(
-    names: list[str],
-    method: str,
-    out: Path,
-    pool: cf.Executor,
-    spec: str,
-    resume: bool,
-    keep_failed: bool,
-    command: str,
-    progress: bool,
-    time_limit: float,
-    budget_s: float | None,
+    names: list[str], method: str, sweep: _Sweep, time_limit: float, budget_s: float | None
 ) -> dict[str, Any]:
     settings = {
         "method": LYAPUNOV_METHODS[method],
@@ -806,19 +798,9 @@ def _run_lyapunov(
         "time_limit_s": time_limit,
         "tolerance": LYAPUNOV_TOLERANCE,
         "systems": names,
-        "executor": spec,
+        "executor": sweep.spec,
     }
-    results = Results(
-        out / lyapunov_results_name(method),
-        LYAPUNOV_NAME,
-        key=("case",),
-        settings=settings,
-        command=command,
-        environment={"torch_threads": 1},
-        resume=resume,
-        match={"method_key": method},
-        retry_failed=not keep_failed,
-    )
+    results = sweep.results(lyapunov_results_name(method), LYAPUNOV_NAME, settings, {"method_key": method})
     cells = [Cell((name,), lyapunov_row, (name, method, time_limit)) for name in names]
 
     def write(complete: bool = False, not_started: list | None = None) -> dict[str, Any]:
@@ -837,7 +819,7 @@ def _run_lyapunov(
         )
 
     failure = lambda cell, message: print(f"{cell.label:24s} lyapunov FAILED {message}", flush=True)  # noqa: E731
-    report = run_cells(cells, pool, results, time_limit=time_limit, budget_s=budget_s, progress=progress,
+    report = run_cells(cells, sweep.pool, results, time_limit=time_limit, budget_s=budget_s, progress=sweep.progress,
                        on_row=_print_lyapunov_row, on_failure=failure, write=write)  # fmt: skip
     payload = write(complete=not report.not_started, not_started=report.not_started)
     print(format_targets(payload["targets"]))
