@@ -334,6 +334,13 @@ def integrate_batch(
             ys[j, nxt[j] :] = np.nan
         failed[rows_failed] = True
 
+    # a state whose derivative is not finite cannot be stepped: it fails at once (its step size
+    # would be NaN, which no comparison with the underflow bound would ever catch)
+    blown = active & ~(np.isfinite(k_view[0]).all(axis=1) & np.isfinite(h))
+    if blown.any():
+        fail(np.flatnonzero(blown), "non-finite")
+        active = active & ~failed
+
     bar = None
     if progress:
         from tqdm.auto import tqdm
@@ -368,6 +375,10 @@ def integrate_batch(
                 controller.reject_factors(en, k_order),
             )
             h = np.where(active, hh * factor, h)
+            if not np.isfinite(h[active]).all():
+                blown = active & ~np.isfinite(h)
+                fail(np.flatnonzero(blown), "non-finite")
+                accept, reject, active = accept & ~blown, reject & ~blown, active & ~blown
             if reject.any():
                 underflow = reject & (h < tiny * np.maximum(np.abs(t), 1.0))
                 if underflow.any():

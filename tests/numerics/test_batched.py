@@ -91,6 +91,24 @@ def test_blow_up_raises_by_default():
     assert "\n" not in str(info.value)
 
 
+def test_a_state_whose_derivative_overflows_fails_at_once():
+    """A finite state whose rhs overflows (Lorenz-like products of 1e300) has no finite step size:
+    it is named as non-finite before the first step, not after max_steps rejections."""
+
+    def field(t, y):
+        return np.stack([y[:, 1] - y[:, 0], y[:, 0] * y[:, 1]], axis=1)
+
+    y0 = np.array([[1e300, 1e300], [0.5, 0.1]])
+    ys, stats = integrate_batch(field, y0, [0.5, 1.0], rtol=1e-9, atol=1e-12, on_failure="report")
+    assert stats.failed.tolist() == [0] and stats.failures[0].reason == "non-finite"
+    assert stats.failures[0].t == 0.0 and stats.n_accepted[0] == 0 and stats.n_rejected[0] == 0
+    assert np.isnan(ys[0].numpy()).all() and np.isfinite(ys[1].numpy()).all()
+    # the healthy member ran its own course: the failed one cost no iterations of its own
+    alone, alone_stats = integrate_batch(field, y0[1:], [0.5, 1.0], rtol=1e-9, atol=1e-12)
+    assert stats.n_iterations == alone_stats.n_iterations
+    np.testing.assert_allclose(ys[1].numpy(), alone[0].numpy(), rtol=64 * EPS, atol=64 * EPS)
+
+
 def test_max_steps_is_per_member():
     """A member still running after max_steps fails with 'max steps'; a short one finishes."""
 
