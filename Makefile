@@ -2,6 +2,9 @@
 PYTHON ?= python3
 VENV := .venv
 PY := $(VENV)/bin/python
+# the suite runs in this many processes (one torch thread each, see tests/conftest.py); a test
+# file stays in one process, so its module fixtures are built once
+TEST_WORKERS ?= 2
 STAMP := $(VENV)/.installed
 
 .PHONY: demo test lint clean
@@ -19,7 +22,7 @@ demo: $(STAMP)
 test: $(STAMP)
 	$(PY) -m ruff check sciml tests examples benchmarks
 	$(VENV)/bin/lint-imports
-	$(PY) -m pytest sciml tests
+	$(PY) -m pytest -n $(TEST_WORKERS) --dist loadfile sciml tests
 
 lint: $(STAMP)
 	$(PY) -m ruff check sciml tests examples benchmarks

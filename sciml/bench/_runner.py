@@ -26,7 +26,7 @@ import time
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
-from sciml.bench._executors import executor_workers
+from sciml.bench._executors import SerialExecutor, executor_workers
 from sciml.bench._results import Results
 
 __all__ = ["Cell", "CellTimeoutError", "RunReport", "run_cells"]
@@ -157,6 +157,9 @@ def run_cells(
 
         bar = tqdm(total=len(cells), initial=len(report.skipped), desc=results.benchmark, unit="cell")
     width = max(1, window or executor_workers(executor))
+    # serial runs and process pools run each cell in a main thread, where its own alarm stops
+    # it (however long the worker took to start); cells in threads (Dask) are abandoned instead
+    abandon = bool(time_limit) and not isinstance(executor, (SerialExecutor, cf.ProcessPoolExecutor))
     start = time.perf_counter()
     pending: dict[cf.Future, tuple[Cell, float]] = {}
     queue = list(todo)
@@ -191,14 +194,14 @@ def run_cells(
             if not pending:
                 break
             timeout = None
-            if time_limit:
+            if abandon:
                 oldest = min(submitted for _, submitted in pending.values())
                 timeout = max(0.0, oldest + time_limit + _GRACE_S - time.perf_counter())
             done, _ = cf.wait(pending, timeout=timeout, return_when=cf.FIRST_COMPLETED)
             for future in done:
                 cell, _ = pending.pop(future)
                 finish(cell, future)
-            if time_limit and not done:
+            if abandon and not done:
                 now = time.perf_counter()
                 for future, (cell, submitted) in list(pending.items()):
                     if now - submitted >= time_limit + _GRACE_S:

@@ -119,6 +119,30 @@ def test_a_cell_over_its_time_limit_fails_and_the_next_runs(tmp_path, spec):
     assert results.rows() == [{"i": 1, "value": 120}]
 
 
+def test_a_cell_in_a_thread_past_its_limit_is_abandoned(tmp_path, monkeypatch):
+    """A thread cannot be interrupted by an alarm: the runner gives up on the cell (its limit
+    plus a grace period after submission) and the sweep goes on."""
+    import concurrent.futures as cf
+    import threading
+
+    import sciml.bench._runner as runner
+
+    monkeypatch.setattr(runner, "_GRACE_S", 0.05)
+    release = threading.Event()
+    cells = [Cell((0,), release.wait, (30,)), Cell((1,), math.factorial, (5,))]
+    results = _results(tmp_path)
+    pool = cf.ThreadPoolExecutor(max_workers=2)
+    try:
+        report = run_cells(cells, pool, results, time_limit=0.2)
+    finally:
+        release.set()
+        pool.shutdown()
+    assert report.failed == [(0,)] and report.finished == [(1,)]
+    assert results.failures() == [
+        {"i": 0, "error": "CellTimeoutError: time limit of 0.2 s reached (abandoned by the runner)"}
+    ]
+
+
 def test_a_cell_may_measure_several_rows(tmp_path):
     def two_methods(system):
         return [{"method": "ours", "n": len(system)}, {"method": "theirs", "n": 2 * len(system)}]
