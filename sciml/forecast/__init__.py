@@ -6,5 +6,6 @@ forecasters register by name in :data:`sciml.core.registry.FORECASTERS`. See
 """
 
 from sciml.forecast._protocol import AbstractForecaster, check_context, register_forecaster
+from sciml.forecast.plrnn import PLRNNAGTF, PLRNNBPTT, PLRNNGTF  # registers plrnn_gtf, plrnn_agtf, plrnn_bptt
 
-__all__ = ["AbstractForecaster", "check_context", "register_forecaster"]
+__all__ = ["AbstractForecaster", "check_context", "register_forecaster", "PLRNNGTF", "PLRNNAGTF", "PLRNNBPTT"]
