@@ -280,7 +280,12 @@ class PLRNNGTF(AbstractPLRNNForecaster):
         A constant forcing in ``[0, 1)``; ``None``: ``alpha = 1 - 1/sigma`` of the current
         model on the current batch, re-estimated every ``alpha_update_interval`` steps
         (``sigma`` by ``sigma_method``), which bounds the gradient at every estimate.
-    sigma_method : {"product_upper_bound", "product", "batch_maximum"}
+    sigma_method : {"batch_maximum", "product_upper_bound", "product"}
+        ``"batch_maximum"`` (default): the largest ``||J_t||`` on the batch, which bounds
+        every stretch of the product (``sigma_1(J_{t+k}..J_t) <= sigma^k``), so the
+        gradient stays flat in ``T`` (measured in docs/gtf.md); it is also above 1 for the
+        initial model, so forcing starts at once. ``"product_upper_bound"`` is the paper's
+        aGTF estimate (the geometric mean of ``||J_t||``, a bound of the whole product only).
     alpha_update_interval : int
     latent, hidden, model, sequence_length, batch_size, steps, lr, lr_end, grad_clip, regularization, warmup, seed, device, dtype
         See :class:`AbstractPLRNNForecaster`.
@@ -289,7 +294,7 @@ class PLRNNGTF(AbstractPLRNNForecaster):
     def __init__(
         self,
         alpha: float | None = None,
-        sigma_method: str = "product_upper_bound",
+        sigma_method: str = "batch_maximum",
         alpha_update_interval: int = 5,
         latent: int | None = None,
         hidden: int = 50,

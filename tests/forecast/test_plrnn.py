@@ -310,7 +310,7 @@ def test_gtf_forecaster_beats_persistence_and_climatology_on_lorenz(lorenz):
         scores[name] = float(np.sqrt(np.mean((pred - truth) ** 2)))
     persistence = float(np.sqrt(np.mean((context[:, -1:] - truth) ** 2)))
     climatology = float(np.sqrt(np.mean((train.reshape(-1, 3).mean(axis=0) - truth) ** 2)))
-    # measured: gtf 1.62, agtf 1.45 (plrnn_bptt, same budget: 2.33); persistence 5.35; climatology 8.51
+    # measured: gtf 1.55, agtf 1.45 (plrnn_bptt, same budget: 2.33); persistence 5.35; climatology 8.51
     for name, score in scores.items():
         assert score < 0.5 * persistence < climatology, (name, score, persistence, climatology)
 
