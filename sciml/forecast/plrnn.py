@@ -174,7 +174,8 @@ class AbstractPLRNNForecaster(AbstractForecaster):
         history = trainer.fit(sample)
         net = trainer.model
         for name, p in net.named_parameters():
-            setattr(self, f"{name}_", p.detach().cpu().numpy().copy())
+            # float64 like every estimator's arrays; exact for float32 weights, so a reload runs the same model
+            setattr(self, f"{name}_", p.detach().cpu().to(torch.float64).numpy())
         self.mean_, self.scale_ = mean, scale
         self.dim_, self.latent_ = int(dim), int(latent)
         self.alpha_, self.sigma_ = float(objective.alpha), float(objective.sigma)
