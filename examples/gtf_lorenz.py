@@ -33,8 +33,8 @@ from scipy.ndimage import gaussian_filter1d
 
 from sciml.core.io import write_json
 from sciml.core.plotting import label_axes, new_figure, save_figure
-from sciml.forecast import PLRNNAGTF, PLRNNBPTT, PLRNNGTF
-from sciml.forecast._gtf import GTF, ShallowPLRNN, alpha_from_sigma, forced_states, jacobian_product_sigma
+from sciml.forecast import GTF, PLRNNAGTF, PLRNNBPTT, PLRNNGTF, ShallowPLRNN, jacobian_product_sigma
+from sciml.forecast._gtf import alpha_from_sigma, forced_states
 from sciml.numerics import integrate_batch
 from sciml.systems import batched_rhs, dominant_period
 

@@ -71,12 +71,12 @@ class AbstractPLRNN(nn.Module):
     latent : int
         ``M >= N``, the latent dimensions. For ``M > N`` a learned matrix ``L [M-N, N]``
         gives the unobserved units' initial state ``L x_0`` (Brenner et al. 2022).
-    seed : int
-        Seeds the initialisation (a private generator: the global RNG is not touched).
+    gen : torch.Generator
+        Draws the initialisation (the subclasses seed a private one: the global RNG is not touched).
     dtype : torch.dtype
     """
 
-    def __init__(self, dim: int, latent: int, *, seed: int = 0, dtype: torch.dtype = torch.float32):
+    def __init__(self, dim: int, latent: int, *, gen: torch.Generator, dtype: torch.dtype = torch.float32):
         super().__init__()
         for name, value in (("dim", dim), ("latent", latent)):
             if isinstance(value, bool) or not isinstance(value, int) or value < 1:
@@ -87,10 +87,9 @@ class AbstractPLRNN(nn.Module):
                 f"first dim latent units: use latent >= {dim}"
             )
         self.dim, self.latent = int(dim), int(latent)
-        self._gen = torch.Generator().manual_seed(int(seed))
         if latent > dim:
             bound = math.sqrt(6.0 / latent)  # Glorot uniform on [M-N, N] (fan_in + fan_out = M), as the paper's code
-            self.L = nn.Parameter(_uniform((latent - dim, dim), bound, self._gen, dtype))
+            self.L = nn.Parameter(_uniform((latent - dim, dim), bound, gen, dtype))
         else:
             self.register_parameter("L", None)
 
@@ -146,8 +145,10 @@ class ShallowPLRNN(AbstractPLRNN):
 
     Parameters
     ----------
-    dim, latent, seed, dtype
+    dim, latent, dtype
         See :class:`AbstractPLRNN`.
+    seed : int
+        Seeds the initialisation (a private generator: the global RNG is not touched).
     hidden : int
         ``H``, the width of the hidden layer; the paper reconstructs Lorenz-63 with ``M = 3``
         and tens to a hundred hidden units.
@@ -164,10 +165,11 @@ class ShallowPLRNN(AbstractPLRNN):
         seed: int = 0,
         dtype: torch.dtype = torch.float32,
     ):
-        super().__init__(dim, latent, seed=seed, dtype=dtype)
         if isinstance(hidden, bool) or not isinstance(hidden, int) or hidden < 1:
             raise ConfigError(f"shPLRNN hidden={hidden!r} must be a positive integer")
-        m, h, g = self.latent, int(hidden), self._gen
+        g = torch.Generator().manual_seed(int(seed))
+        super().__init__(dim, latent, gen=g, dtype=dtype)
+        m, h = self.latent, int(hidden)
         self.hidden, self.clipped = h, bool(clipped)
         self.A = nn.Parameter(torch.diagonal(_normalized_positive_definite(m, g)).clone().to(dtype))
         self.W1 = nn.Parameter(_uniform((m, h), 1 / math.sqrt(h), g, dtype))
@@ -202,8 +204,9 @@ class PLRNN(AbstractPLRNN):
     """
 
     def __init__(self, dim: int, latent: int, *, seed: int = 0, dtype: torch.dtype = torch.float32):
-        super().__init__(dim, latent, seed=seed, dtype=dtype)
-        k = _normalized_positive_definite(self.latent, self._gen)
+        g = torch.Generator().manual_seed(int(seed))
+        super().__init__(dim, latent, gen=g, dtype=dtype)
+        k = _normalized_positive_definite(self.latent, g)
         self.A = nn.Parameter(torch.diagonal(k).clone().to(dtype))
         self.register_buffer("offdiag", 1 - torch.eye(self.latent, dtype=dtype))
         self.W = nn.Parameter((k * (1 - torch.eye(self.latent, dtype=torch.float64))).to(dtype))
