@@ -56,9 +56,7 @@ class AbstractForecaster(AbstractEstimator):
         return self.forecast(context, horizon)
 
 
-def check_context(
-    context: Any, horizon: int, *, min_context: int, dim: int | None, owner: str
-) -> tuple[np.ndarray, bool]:
+def check_context(context: Any, horizon: int, *, min_context: int, dim: int | None, owner: str) -> tuple[np.ndarray, bool]:
     """``context`` as float64 ``[B, C, D]`` and whether it came unbatched, with one-line errors.
 
     >>> ctx, single = check_context(np.zeros((5, 3)), 2, min_context=2, dim=3, owner="AR")
