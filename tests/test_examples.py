@@ -92,3 +92,28 @@ def test_pinn_convection_example_tiny(tmp_path):
     # predicting zero scores 1; the LPINN is far below it, the PINN of the same size is not
     assert summary["lpinn"]["relative_l2"] < 0.1 < 0.3 < summary["pinn"]["relative_l2"]
     assert (out / "pinn_convection.png").stat().st_size > 20_000
+
+
+def test_gtf_lorenz_example_tiny(tmp_path):
+    out = tmp_path / "gtf"
+    argv = sys.argv
+    sys.argv = ["gtf_lorenz.py", "--out", str(out), "--preset", "tiny"]
+    threads = torch.get_num_threads()
+    try:
+        runpy.run_path("examples/gtf_lorenz.py", run_name="__main__")
+    finally:
+        sys.argv = argv
+        torch.set_num_threads(threads)
+    result = json.loads((out / "gtf_lorenz.json").read_text())
+    assert set(result["summary_median_over_seeds"]) == {"plrnn_gtf", "plrnn_agtf", "plrnn_bptt"}
+    assert len(result["rows"]) == 3 and all(r["fit_seconds"] > 0 for r in result["rows"])
+    floor = result["reference_truth_vs_truth"]
+    # a second clean trajectory is far closer to the truth than 150-step models (measured: floor 2.0 vs 12.9-13.0)
+    for name, row in result["summary_median_over_seeds"].items():
+        assert floor["d_stsp_local"] < row["d_stsp_local"], name
+        assert floor["d_h_local"] < row["d_h_local"], name
+    grads = result["gradient_norms"]
+    assert grads["T"] == [25, 50, 100, 200, 500]
+    assert all(0 < a < 1 for a in grads["alpha_max"]) and all(g > 0 for g in grads["bptt"] + grads["gtf_max"])
+    for png in ("gtf_lorenz_attractors.png", "gtf_lorenz_gradients.png"):
+        assert (out / png).stat().st_size > 20_000
