@@ -77,6 +77,17 @@ CASES: dict[str, Case] = {
         wrong_predict_input=lambda data: data.x[:, 5, :2],
     ),
 }
+# the PLRNN forecasters, trained for a few steps of a tiny network
+for _plrnn in ("plrnn_gtf", "plrnn_agtf", "plrnn_bptt"):
+    CASES[_plrnn] = Case(
+        params={"steps": 5, "sequence_length": 5, "hidden": 4},
+        other_params={"hidden": 6},
+        data=_linear_file,
+        predict_input=lambda data: data.x[:, 5],
+        nan_data=_with_nan,
+        wrong_shape_data=lambda data: data.x[..., None],
+        wrong_predict_input=lambda data: data.x[:, 5, :2],
+    )
 
 NAMES = ESTIMATORS.names()
 
