@@ -5,6 +5,26 @@ forecasters register by name in :data:`sciml.core.registry.FORECASTERS`. See
 ``docs/chaos_benchmark.md``.
 """
 
+from sciml.forecast._baselines import Climatology, Persistence
+from sciml.forecast._esn import EchoStateNetwork
+from sciml.forecast._linear import NVAR, LinearAR
+from sciml.forecast._lstm import LSTMForecaster
+from sciml.forecast._nbeats import NBEATS
 from sciml.forecast._protocol import AbstractForecaster, check_context, register_forecaster
+from sciml.forecast.data import SETTINGS, ChaosData, chaos_data
 
-__all__ = ["AbstractForecaster", "check_context", "register_forecaster"]
+__all__ = [
+    "AbstractForecaster",
+    "check_context",
+    "register_forecaster",
+    "Persistence",
+    "Climatology",
+    "LinearAR",
+    "NVAR",
+    "EchoStateNetwork",
+    "LSTMForecaster",
+    "NBEATS",
+    "ChaosData",
+    "chaos_data",
+    "SETTINGS",
+]
