@@ -44,6 +44,7 @@ class _TorchForecaster(AbstractForecaster):
     Subclasses set ``window``, ``chunk``, ``steps``, ``batch_size``, ``lr``, ``device``, ``seed``.
     """
 
+    compute_dtype = "float32"
     window: int
     chunk: int
     steps: int
