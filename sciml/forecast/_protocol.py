@@ -39,9 +39,13 @@ class AbstractForecaster(AbstractEstimator):
     min_context : int
         The fewest context states :meth:`forecast` accepts (1 for Markovian models, the
         number of lags for autoregressive ones); an instance may override it after ``fit``.
+    compute_dtype : str
+        The float type the forecast is computed in (``"float64"``; ``"float32"`` for the torch
+        networks): what rounding a caller may expect (the conformance suite's tolerances).
     """
 
     min_context: ClassVar[int] = 1
+    compute_dtype: ClassVar[str] = "float64"
 
     def fit(self, train: Any, dt: float | None = None) -> AbstractForecaster:  # pragma: no cover - protocol
         """Learn from training trajectories; returns ``self``."""
