@@ -41,6 +41,11 @@ BENCHMARKS.register(
     "sciml.bench.generators",
     doc="generator speed: CPU seconds per sample at two resolutions, peak memory, 1000-sample time",
 )
+BENCHMARKS.register(
+    "chaos",
+    "sciml.bench.chaos",
+    doc="chaotic forecasting: dysts systems x forecasters x seeds, VPT in Lyapunov times, D_stsp, D_H, leaderboard",
+)
 
 
 def load_benchmark(name: str) -> ModuleType:

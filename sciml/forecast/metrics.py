@@ -50,6 +50,7 @@ __all__ = [
     "kl_divergence",
     "hellinger_distance",
     "smape_curve",
+    "cumulative_smape_curve",
     "normalized_error_curve",
     "valid_steps",
     "valid_prediction_time",
@@ -304,6 +305,17 @@ def smape_curve(y_true: Any, y_pred: Any) -> np.ndarray:
     return 200.0 * ratio.mean(axis=1)
 
 
+def cumulative_smape_curve(y_true: Any, y_pred: Any) -> np.ndarray:
+    """``E_k = (1 / k) sum_{j <= k} e_j``: the sMAPE (0..200) of the first ``k`` forecast steps, per ``k``.
+
+    dysts' ``horizoned_metric`` of sMAPE on the 0..200 scale: the score of the forecast up to
+    each lead time. Unlike the per-step :func:`smape_curve` it does not jump to ~200 / D when a
+    coordinate crosses zero, where any small error is a large relative one.
+    """
+    e = smape_curve(y_true, y_pred)
+    return np.cumsum(e) / np.arange(1, e.size + 1)
+
+
 def normalized_error_curve(y_true: Any, y_pred: Any, scale: Any) -> np.ndarray:
     """``e_k = sqrt((1 / D) sum_d (y_kd - y_hat_kd)^2 / sigma_d^2)`` per step; ``scale``: ``sigma [D]``
     (the attractor's standard deviation per dimension, from the training data)."""
@@ -349,8 +361,8 @@ def valid_prediction_time(
     lyapunov_time : float
         ``1 / lambda_max`` (:func:`sciml.systems.lyapunov_time`).
     form : {"smape", "normalized"}
-        ``"smape"``: ``e`` is :func:`smape_curve` (0..200 scale), default threshold 30
-        (Gilpin 2023). ``"normalized"``: ``e`` is :func:`normalized_error_curve` with
+        ``"smape"``: ``e`` is :func:`cumulative_smape_curve` (the sMAPE of the forecast up
+        to each lead time, 0..200 scale), default threshold 30 (Gilpin 2023). ``"normalized"``: ``e`` is :func:`normalized_error_curve` with
         ``scale``, default threshold 0.5 (Vlachas et al. 2020; Pathak et al. 2018 use 0.4).
     threshold : float, optional
     scale : array ``[D]``
@@ -362,7 +374,7 @@ def valid_prediction_time(
         Lyapunov times (a forecast valid over the whole horizon gets ``H dt / lyapunov_time``).
     """
     if form == "smape":
-        errors = smape_curve(y_true, y_pred)
+        errors = cumulative_smape_curve(y_true, y_pred)
         threshold = 30.0 if threshold is None else threshold
     elif form == "normalized":
         if scale is None:

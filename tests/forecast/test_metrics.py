@@ -103,13 +103,16 @@ def test_forecast_metrics_of_a_batch_is_the_mean_over_members(pair):
 
 
 # ----------------------------------------------------------------------------- VPT
-def test_vpt_smape_form_counts_the_steps_before_the_first_crossing():
+def test_vpt_smape_form_counts_the_steps_before_the_running_smape_crosses_30():
     truth = np.ones((10, 1))
-    # per-step sMAPE (0..200 scale) of y_hat = 1 + d against 1 is 200 d / (2 + d): 9.5 for 0.1, 40 for 0.5
-    pred = 1.0 + np.array([0.1] * 6 + [0.5] + [0.1] * 3)[:, None]
+    # per-step sMAPE (0..200 scale) of y_hat = 1 + d against 1 is 200 d / (2 + d): 9.52 for d = 0.1, 181.8 for 20;
+    # the running mean after step 7 is (6 x 9.52 + 181.8) / 7 = 34.1 > 30, after step 6 it is 9.52
+    pred = 1.0 + np.array([0.1] * 6 + [20.0] + [0.1] * 3)[:, None]
     curve = M.smape_curve(truth, pred)
     np.testing.assert_allclose(curve[:2], 200 * 0.1 / 2.1, rtol=4 * EPS)
-    assert M.valid_steps(curve, 30.0) == 6
+    running = M.cumulative_smape_curve(truth, pred)
+    assert running[6] == pytest.approx((6 * 200 * 0.1 / 2.1 + 200 * 20 / 22) / 7, rel=16 * EPS)
+    assert M.valid_steps(running, 30.0) == 6
     lam = 0.9
     vpt = M.valid_prediction_time(truth, pred, dt=0.01, lyapunov_time=1 / lam, form="smape")
     assert vpt == pytest.approx(6 * 0.01 * lam, rel=4 * EPS)
