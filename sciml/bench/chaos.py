@@ -254,7 +254,9 @@ def leaderboard_markdown(rows: list[dict[str, Any]]) -> str:
         body.append(
             [
                 r["model"],
-                f"{r['cells']}" + (f" ({r['failed']} failed)" if r["failed"] else ""),
+                f"{r['cells']}"
+                + (f" ({r['cells'] - r['finite']} diverged)" if r["cells"] > r["finite"] else "")
+                + (f" ({r['failed']} failed)" if r["failed"] else ""),
                 cell("vpt_smape"),
                 cell("vpt_normalized"),
                 cell("smape"),

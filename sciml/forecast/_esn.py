@@ -119,10 +119,11 @@ class EchoStateNetwork(AbstractForecaster):
         r = self._run(u, np.zeros((u.shape[0], self.units)))[:, -1]
         last = u[:, -1]
         out = []
-        for _ in range(horizon):
-            nxt = last + self._readout(r, last)
-            out.append(nxt)
-            r = self._run(nxt[:, None], r)[:, -1]
-            last = nxt
+        with np.errstate(over="ignore", invalid="ignore"):  # a diverging forecast ends in inf/NaN, which is its score
+            for _ in range(horizon):
+                nxt = last + self._readout(r, last)
+                out.append(nxt)
+                r = self._run(nxt[:, None], r)[:, -1]
+                last = nxt
         pred = np.stack(out, axis=1) * self.std_ + self.mean_
         return pred[0] if single else pred

@@ -59,11 +59,12 @@ class _DelayRidge(AbstractForecaster):
         span = (self.lags - 1) * self.skip
         hist = list(np.moveaxis((ctx[:, -(span + 1) :] - self.mean_) / self.std_, 1, 0))
         out = []
-        for _ in range(horizon):
-            lin = np.concatenate([hist[-1 - i * self.skip] for i in range(self.lags)], axis=-1)
-            nxt = hist[-1] + self._features(lin) @ self.weights_
-            hist.append(nxt)
-            out.append(nxt)
+        with np.errstate(over="ignore", invalid="ignore"):  # a diverging forecast ends in inf/NaN, which is its score
+            for _ in range(horizon):
+                lin = np.concatenate([hist[-1 - i * self.skip] for i in range(self.lags)], axis=-1)
+                nxt = hist[-1] + self._features(lin) @ self.weights_
+                hist.append(nxt)
+                out.append(nxt)
         pred = np.stack(out, axis=1) * self.std_ + self.mean_
         return pred[0] if single else pred
 

@@ -11,7 +11,8 @@ state in attributes ending in ``_``, ``save`` / ``load_estimator``) with one mor
 ``forecast(context, horizon) -> ndarray``
     ``context``: ``[C, D]`` or ``[B, C, D]``, the ``C`` most recent states (the last row is
     the present); returns the next ``horizon`` states, ``[horizon, D]`` or
-    ``[B, horizon, D]``, float64. ``C`` must be at least :attr:`min_context`.
+    ``[B, horizon, D]``, float64. ``C`` must be at least :attr:`min_context`. A forecast that
+    diverges returns its inf/NaN values (no exception): the benchmark scores it as such.
 
 Forecasters register in :data:`sciml.core.registry.FORECASTERS` with
 :func:`register_forecaster` (and, being estimators, in ``ESTIMATORS`` too, so they save,

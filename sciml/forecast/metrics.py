@@ -130,7 +130,11 @@ def r2_score(y_true: Any, y_pred: Any) -> float:
 
 
 def _per_dimension(fn, a: np.ndarray, b: np.ndarray) -> float:
-    return float(np.mean([fn(a[:, d], b[:, d])[0] for d in range(a.shape[1])]))
+    """Mean over dimensions of a correlation; a constant series has none (NaN, as scipy says with a warning)."""
+    values = [
+        fn(a[:, d], b[:, d])[0] if np.ptp(a[:, d]) > 0 and np.ptp(b[:, d]) > 0 else np.nan for d in range(a.shape[1])
+    ]
+    return float(np.mean(values))
 
 
 def spearman(y_true: Any, y_pred: Any) -> float:
