@@ -92,3 +92,13 @@ def test_pinn_convection_example_tiny(tmp_path):
     # predicting zero scores 1; the LPINN is far below it, the PINN of the same size is not
     assert summary["lpinn"]["relative_l2"] < 0.1 < 0.3 < summary["pinn"]["relative_l2"]
     assert (out / "pinn_convection.png").stat().st_size > 20_000
+
+
+def test_chaos_forecast_example_tiny(tmp_path, monkeypatch):
+    out = tmp_path / "chaos"
+    monkeypatch.setattr(sys, "argv", ["chaos_forecast.py", "--out", str(out), "--models", "persistence,nvar"])
+    runpy.run_path("examples/chaos_forecast.py", run_name="__main__")
+    summary = json.loads((out / "chaos_forecast.json").read_text())["models"]
+    # NVAR (Gauthier et al. 2021) stays valid many times longer than holding the last state
+    assert summary["nvar"]["vpt_smape"] > 5 * summary["persistence"]["vpt_smape"]
+    assert (out / "chaos_forecast.png").stat().st_size > 20_000

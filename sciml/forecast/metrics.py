@@ -304,8 +304,10 @@ def smape_curve(y_true: Any, y_pred: Any) -> np.ndarray:
     ``y_true``, ``y_pred``: ``[H, D]``; returns ``[H]`` (a pair of zeros counts as exact).
     """
     a, b = _pair(y_true, y_pred)
-    den = np.abs(a) + np.abs(b)
-    ratio = np.divide(np.abs(a - b), den, out=np.zeros_like(den), where=den > 0)
+    with np.errstate(over="ignore", invalid="ignore"):  # a diverged forecast (inf, NaN) is over any threshold
+        den = np.abs(a) + np.abs(b)
+        ratio = np.divide(np.abs(a - b), den, out=np.zeros_like(den), where=den > 0)
+        ratio = np.where(np.isfinite(b), ratio, 1.0)
     return 200.0 * ratio.mean(axis=1)
 
 
@@ -327,7 +329,8 @@ def normalized_error_curve(y_true: Any, y_pred: Any, scale: Any) -> np.ndarray:
     sigma = np.broadcast_to(np.asarray(scale, dtype=np.float64), (a.shape[1],))
     if np.any(sigma <= 0):
         raise ConfigError("normalized_error_curve needs a positive scale per dimension; pass the training data's std")
-    return np.sqrt(np.mean(((a - b) / sigma) ** 2, axis=1))
+    with np.errstate(over="ignore", invalid="ignore"):  # a diverged forecast gives inf / NaN: over any threshold
+        return np.sqrt(np.mean(((a - b) / sigma) ** 2, axis=1))
 
 
 def valid_steps(errors: Any, threshold: float) -> int:
