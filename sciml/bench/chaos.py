@@ -59,6 +59,7 @@ NAME = "chaos"
 DEFAULT_PRESET = "quick"
 DEFAULT_EXECUTOR = "process:2"
 FIRST_SLICE = ("persistence", "climatology", "ar", "nvar", "esn", "lstm", "nbeats")
+ALL_MODELS = (*FIRST_SLICE, "nhits", "tcn", "transformer")
 QUICK_SYSTEMS = ("Lorenz", "Rossler", "Thomas", "Halvorsen", "SprottB")
 
 # Data and training budgets. "default" is the budget of the full sweep on a 2-core machine;
@@ -74,21 +75,30 @@ PRESETS: dict[str, dict[str, Any]] = {
     },
     "default": {
         "systems": "all",
-        "models": list(FIRST_SLICE),
+        "models": list(ALL_MODELS),
         "seeds": 1,
         "data": {"points_per_period": 100, "train_periods": 10.0, "val_periods": 2.0, "test_periods": 10.0},
-        "model_params": {"lstm": {"steps": 400}, "nbeats": {"steps": 500}},
+        "model_params": {
+            "lstm": {"steps": 400},
+            "nbeats": {"steps": 500},
+            "nhits": {"steps": 500},
+            "tcn": {"steps": 300},
+            "transformer": {"steps": 300},
+        },
         "time_limit": 600.0,
     },
     "large": {
         "systems": "all",
-        "models": list(FIRST_SLICE),
+        "models": list(ALL_MODELS),
         "seeds": 3,
         "data": {"points_per_period": 100, "train_periods": 20.0, "val_periods": 2.0, "test_periods": 10.0},
         "model_params": {
             "lstm": {"steps": 3000, "hidden": 128},
             "nbeats": {"steps": 3000, "width": 256, "blocks": 4},
             "esn": {"units": 1000},
+            "nhits": {"steps": 3000},
+            "tcn": {"steps": 3000, "channels": 64},
+            "transformer": {"steps": 3000, "width": 64},
         },
         "time_limit": 3600.0,
     },

@@ -10,7 +10,10 @@ from sciml.forecast._esn import EchoStateNetwork
 from sciml.forecast._linear import NVAR, LinearAR
 from sciml.forecast._lstm import LSTMForecaster
 from sciml.forecast._nbeats import NBEATS
+from sciml.forecast._nhits import NHiTS
 from sciml.forecast._protocol import AbstractForecaster, check_context, register_forecaster
+from sciml.forecast._tcn import TCN
+from sciml.forecast._transformer import TransformerForecaster
 from sciml.forecast.data import SETTINGS, ChaosData, chaos_data
 
 __all__ = [
@@ -24,6 +27,9 @@ __all__ = [
     "EchoStateNetwork",
     "LSTMForecaster",
     "NBEATS",
+    "NHiTS",
+    "TCN",
+    "TransformerForecaster",
     "ChaosData",
     "chaos_data",
     "SETTINGS",
