@@ -12,6 +12,7 @@ from sciml.forecast._lstm import LSTMForecaster
 from sciml.forecast._nbeats import NBEATS
 from sciml.forecast._nhits import NHiTS
 from sciml.forecast._protocol import AbstractForecaster, check_context, register_forecaster
+from sciml.forecast._sindy import SINDyForecaster
 from sciml.forecast._tcn import TCN
 from sciml.forecast._transformer import TransformerForecaster
 from sciml.forecast.data import SETTINGS, ChaosData, chaos_data
@@ -30,6 +31,7 @@ __all__ = [
     "NHiTS",
     "TCN",
     "TransformerForecaster",
+    "SINDyForecaster",
     "ChaosData",
     "chaos_data",
     "SETTINGS",
