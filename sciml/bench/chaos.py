@@ -59,7 +59,7 @@ NAME = "chaos"
 DEFAULT_PRESET = "quick"
 DEFAULT_EXECUTOR = "process:2"
 FIRST_SLICE = ("persistence", "climatology", "ar", "nvar", "esn", "lstm", "nbeats")
-ALL_MODELS = (*FIRST_SLICE, "nhits", "tcn", "transformer", "sindy")
+ALL_MODELS = (*FIRST_SLICE, "nhits", "tcn", "transformer", "sindy", "node")
 QUICK_SYSTEMS = ("Lorenz", "Rossler", "Thomas", "Halvorsen", "SprottB")
 
 # Data and training budgets. "default" is the budget of the full sweep on a 2-core machine;
@@ -84,6 +84,7 @@ PRESETS: dict[str, dict[str, Any]] = {
             "nhits": {"steps": 500},
             "tcn": {"steps": 300},
             "transformer": {"steps": 300},
+            "node": {"steps": 300},
         },
         "time_limit": 600.0,
     },
@@ -99,6 +100,7 @@ PRESETS: dict[str, dict[str, Any]] = {
             "nhits": {"steps": 3000},
             "tcn": {"steps": 3000, "channels": 64},
             "transformer": {"steps": 3000, "width": 64},
+            "node": {"steps": 3000, "hidden": 128},
         },
         "time_limit": 3600.0,
     },

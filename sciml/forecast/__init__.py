@@ -11,6 +11,7 @@ from sciml.forecast._linear import NVAR, LinearAR
 from sciml.forecast._lstm import LSTMForecaster
 from sciml.forecast._nbeats import NBEATS
 from sciml.forecast._nhits import NHiTS
+from sciml.forecast._node import NeuralODEForecaster
 from sciml.forecast._protocol import AbstractForecaster, check_context, register_forecaster
 from sciml.forecast._sindy import SINDyForecaster
 from sciml.forecast._tcn import TCN
@@ -32,6 +33,7 @@ __all__ = [
     "TCN",
     "TransformerForecaster",
     "SINDyForecaster",
+    "NeuralODEForecaster",
     "ChaosData",
     "chaos_data",
     "SETTINGS",
