@@ -103,3 +103,13 @@ def test_bad_input_is_one_line_and_exit_code_2(tmp_path, capsys):
     assert _cells(tmp_path) == kept  # finished cells kept
     with pytest.raises(ConfigError, match="executor spec 'proces:2'"):
         run_benchmark("chaos", ["--executor", "proces:2", "--out", str(tmp_path)])
+
+
+def test_a_cell_over_its_time_limit_is_recorded_and_the_sweep_goes_on(tmp_path):
+    # 1 ms is far below one cell's cost (integrating the system alone takes tenths of a second)
+    payload = bench.run("quick", tmp_path, "serial", systems="Lorenz", models="persistence,ar", time_limit=0.001,
+                        plots=False)  # fmt: skip
+    assert payload["cells"] == [] and payload["complete"] is False
+    assert [(f["system"], f["model"]) for f in payload["failed"]] == [("Lorenz", "persistence"), ("Lorenz", "ar")]
+    assert all(f["error"].startswith("CellTimeoutError: time limit of 0.001 s") for f in payload["failed"])
+    assert {r["model"]: r["failed"] for r in payload["rows"]} == {"persistence": 1, "ar": 1}
