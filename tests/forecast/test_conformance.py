@@ -53,6 +53,7 @@ def test_params_round_trip_and_device_seed_are_accepted(name):
     assert {"device", "seed"} <= set(cls.param_names()), name
     model = cls(device="cpu", seed=3)
     assert type(model)(**model.get_params()).get_params() == model.get_params()
+    assert cls(device="cuda").device == "cuda"  # accepted without a GPU: the device is used in fit / forecast
 
 
 @pytest.mark.parametrize("name", NAMES)
