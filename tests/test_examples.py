@@ -117,3 +117,13 @@ def test_gtf_lorenz_example_tiny(tmp_path):
     assert all(0 < a < 1 for a in grads["alpha_max"]) and all(g > 0 for g in grads["bptt"] + grads["gtf_max"])
     for png in ("gtf_lorenz_attractors.png", "gtf_lorenz_gradients.png"):
         assert (out / png).stat().st_size > 20_000
+
+
+def test_chaos_forecast_example_tiny(tmp_path, monkeypatch):
+    out = tmp_path / "chaos"
+    monkeypatch.setattr(sys, "argv", ["chaos_forecast.py", "--out", str(out), "--models", "persistence,nvar"])
+    runpy.run_path("examples/chaos_forecast.py", run_name="__main__")
+    summary = json.loads((out / "chaos_forecast.json").read_text())["models"]
+    # NVAR (Gauthier et al. 2021) stays valid many times longer than holding the last state
+    assert summary["nvar"]["vpt_smape"] > 5 * summary["persistence"]["vpt_smape"]
+    assert (out / "chaos_forecast.png").stat().st_size > 20_000

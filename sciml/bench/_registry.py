@@ -46,6 +46,11 @@ BENCHMARKS.register(
     "sciml.bench.generators_chaos",
     doc="chaos trajectories: our batched integrators vs dysts make_trajectory (speed, error); Lyapunov check",
 )
+BENCHMARKS.register(
+    "chaos",
+    "sciml.bench.chaos",
+    doc="chaotic forecasting: dysts systems x forecasters x seeds, VPT in Lyapunov times, D_stsp, D_H, leaderboard",
+)
 
 
 def load_benchmark(name: str) -> ModuleType:

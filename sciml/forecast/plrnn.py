@@ -185,6 +185,11 @@ class AbstractPLRNNForecaster(AbstractForecaster):
         return self
 
     @property
+    def compute_dtype(self) -> str:  # type: ignore[override]
+        """The float type of the network's arithmetic (the ``dtype`` parameter)."""
+        return str(self.dtype)
+
+    @property
     def min_context(self) -> int:  # type: ignore[override]
         """1 when ``latent == dim`` (the state is the observation); else ``warmup`` context states."""
         if self.is_fitted:
