@@ -71,7 +71,7 @@ def test_bad_estimator_configs_are_one_line_errors(tmp_path, capsys, linear_file
     config = tmp_path / "dmd.yaml"
     config.write_text(base)
     for override, message in [
-        ("koopman.estimator.name=dmdd", "unknown estimator 'dmdd' (did you mean 'dmd'?)"),
+        ("koopman.estimator.name=dmdd", "unknown estimator 'dmdd' (did you mean 'dmd'"),
         ("koopman.estimator.kwargs.rnak=2", "rnak"),
         ("koopman.estimatr.name=dmd", "names unknown section 'koopman.estimatr'; valid: estimator"),
         ("data.options.history=3", "data.options ['history'] are not read by task koopman"),
