@@ -40,6 +40,7 @@ from sciml.koopman.dmd import DMD, as_trajectories, relative_l2_per_trajectory
 from sciml.koopman.edmd import EDMD, HankelDMD, ResDMD
 from sciml.koopman.havok import HAVOK
 from sciml.koopman.kedmd import KernelEDMD, parse_kernel
+from sciml.koopman.systems import pendulum_trajectories, quadratic_map, quadratic_map_eigenvalues
 
 __all__ = [
     "DMD",
@@ -59,6 +60,9 @@ __all__ = [
     "make_dictionary",
     "parse_dictionary",
     "parse_kernel",
+    "pendulum_trajectories",
+    "quadratic_map",
+    "quadratic_map_eigenvalues",
     "pair_residuals",
     "pseudospectrum",
     "residual_factor",
