@@ -92,3 +92,19 @@ def test_pinn_convection_example_tiny(tmp_path):
     # predicting zero scores 1; the LPINN is far below it, the PINN of the same size is not
     assert summary["lpinn"]["relative_l2"] < 0.1 < 0.3 < summary["pinn"]["relative_l2"]
     assert (out / "pinn_convection.png").stat().st_size > 20_000
+
+
+
+def test_koopman_pendulum_example_tiny(tmp_path, monkeypatch):
+    out = tmp_path / "koopman"
+    monkeypatch.setattr(sys, "argv", ["koopman_pendulum.py", "--out", str(out), "--n", "12", "--n-times", "200",
+                                      "--dictionary", "legendre:6", "--epsilon", "0.03", "--grid", "15"])
+    runpy.run_path("examples/koopman_pendulum.py", run_name="__main__")
+    summary = json.loads((out / "summary.json").read_text())
+    # 9 training orbits of 200 samples, legendre:6 (28 functions): measured 9 EDMD eigenvalues off the circle by
+    # more than epsilon = 0.03 (up to 0.055), all rejected; the 3 kept within 4e-4 of the circle
+    assert summary["edmd_eigenvalues"] == 28 and summary["edmd_off_circle_by_more_than_epsilon"] >= 3
+    assert summary["spurious_rejected"] and summary["resdmd_kept"] >= 1
+    assert summary["resdmd_kept_max_distance_to_circle"] <= summary["epsilon"]
+    for name in ("spectrum.png", "eigenfunctions.png", "forecast.png", "pendulum.h5"):
+        assert (out / name).stat().st_size > 0
