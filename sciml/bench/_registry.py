@@ -41,6 +41,11 @@ BENCHMARKS.register(
     "sciml.bench.generators",
     doc="generator speed: CPU seconds per sample at two resolutions, peak memory, 1000-sample time",
 )
+BENCHMARKS.register(
+    "koopman",
+    "sciml.bench.koopman",
+    doc="Koopman learners vs PyDMD on the same data and dictionary: eigenvalues and fit time (EDMD, Hankel-DMD)",
+)
 
 
 def load_benchmark(name: str) -> ModuleType:
