@@ -190,9 +190,10 @@ def write_plots(estimator: Any, train: Any, out: Path) -> list[Path]:
             and np.asarray(estimator.eigenvalues_).size:
         written.append(save_figure(eigenfunctions_figure(estimator, train.x.reshape(-1, 2)), out / "eigenfunctions.png"))
     if isinstance(estimator, HAVOK):
-        forcing = estimator.forcing_[0]
-        times = train.t[estimator.window - 1 :] if train.t.ndim == 1 else train.t[0, estimator.window - 1 :]
-        signal = train.x[0, estimator.window - 1 :, 0]
+        shown = 3000  # at most this many samples of the first trajectory: the bursts stay visible
+        forcing = estimator.forcing_[0, :shown]
+        times = (train.t[estimator.window - 1 :] if train.t.ndim == 1 else train.t[0, estimator.window - 1 :])[:shown]
+        signal = train.x[0, estimator.window - 1 :, 0][:shown]
         threshold = 2 * float(np.std(estimator.forcing_))
         written.append(save_figure(forcing_figure(times, forcing, signal, threshold=threshold), out / "forcing.png"))
     return written
