@@ -235,7 +235,8 @@ def forecast_directory(directory: str | Path, data: str | Path, *, split: str | 
     if h < 1:
         raise ConfigError(f"--horizon {horizon} must be an int >= 1")
     ctx = traj.x[:, :c]
-    pred = estimator.forecast(ctx, h)
+    # the forecast protocol (contexts [B, C, D]); DMD, which predates it, takes the present states [B, D]
+    pred = estimator.forecast(ctx, h) if hasattr(estimator, "min_context") else estimator.forecast(ctx[:, -1], h)
     truth = traj.x[:, c : c + h]
     steps = truth.shape[1]
     err = pred[:, :steps] - truth
