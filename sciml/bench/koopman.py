@@ -27,7 +27,8 @@ Usage::
 
     sciml bench koopman --preset quick
 
-Writes ``OUT/koopman.json`` and ``koopman.png``. Needs PyDMD (``pip install 'sciml[peers]'``).
+Writes ``OUT/koopman.json`` and ``koopman.png`` (``koopman_PRESET.json`` / ``.png`` for presets
+other than quick, as the operators benchmark does). Needs PyDMD (``pip install 'sciml[peers]'``).
 """
 
 from __future__ import annotations
@@ -228,10 +229,11 @@ def run(preset: str, out: str | Path, executor: str | cf.Executor = "serial", *,
     _pydmd()  # missing peer: a one-line error before any work
     cfg = PRESETS[preset]
     out = Path(out)
+    name = NAME if preset == "quick" else f"{NAME}_{preset}"
     cells = _cells(cfg)
     settings = {"preset": preset, **cfg, "delays": DELAYS, "hankel_rank": HANKEL_RANK}
     with open_executor(executor) as (pool, spec):
-        results = Results(out / f"{NAME}.json", NAME, key=("case", "method"), settings=settings, command=command,
+        results = Results(out / f"{name}.json", NAME, key=("case", "method"), settings=settings, command=command,
                           environment={"executor": spec, "pydmd": _pydmd().__version__ if hasattr(_pydmd(), "__version__") else None},
                           resume=resume)
 
@@ -244,6 +246,6 @@ def run(preset: str, out: str | Path, executor: str | cf.Executor = "serial", *,
     print(markdown(payload["rows"]))
     print()
     print(format_targets(payload["targets"]))
-    plot(payload["rows"], out / f"{NAME}.png", f"sciml.koopman vs PyDMD, preset {preset}, one CPU process")
-    print(f"wrote {results.path} and {NAME}.png")
+    plot(payload["rows"], out / f"{name}.png", f"sciml.koopman vs PyDMD, preset {preset}, one CPU process")
+    print(f"wrote {results.path} and {name}.png")
     return payload

@@ -22,7 +22,7 @@ HAS_PYDMD = importlib.util.find_spec("pydmd") is not None
 def test_tiny_preset_agrees_with_pydmd(tmp_path):
     payload = run_benchmark("koopman", ["--preset", "tiny", "--out", str(tmp_path)])
     assert payload["complete"] and not payload["failed"]
-    saved = json.loads((tmp_path / "koopman.json").read_text())
+    saved = json.loads((tmp_path / "koopman_tiny.json").read_text())
     rows = {(r["case"], r["method"]): r for r in saved["rows"]}
     # Henon, monomials <= 3 vs PyDMD's polynomial kernel: 10 eigenvalues, the same to 1e-8 (measured 1.5e-11)
     for method in ("sciml_edmd", "sciml_kedmd"):
@@ -35,7 +35,7 @@ def test_tiny_preset_agrees_with_pydmd(tmp_path):
     names = {t["name"] for t in saved["targets"]}
     assert "sciml_edmd_fit_time_ratio_vs_pydmd_edmd_henon_M200" in names
     assert all(np.isfinite(r["fit_seconds"]) and r["fit_seconds"] > 0 for r in saved["rows"])
-    assert (tmp_path / "koopman.png").stat().st_size > 0
+    assert (tmp_path / "koopman_tiny.png").stat().st_size > 0
 
 
 @pytest.mark.skipif(HAS_PYDMD, reason="PyDMD is installed")
