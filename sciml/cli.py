@@ -9,6 +9,9 @@
     sciml train CONFIG.yaml [key.sub=value ...] [--resume [last|best|PATH]] [--overwrite]
     sciml eval RUN_DIR [--data FILE.h5] [--split test] [--out DIR]
     sciml bench NAME [--preset quick|full] [--executor SPEC] [--out DIR] [--resume] | sciml bench --list
+    sciml koopman fit --data FILE.h5 --method edmd|kedmd|resdmd|hankel_dmd|havok|dmd [--dictionary SPEC]
+                      [--epsilon E] [--rank R] [--split train|all] --out DIR
+    sciml koopman forecast DIR --data FILE.h5 [--split test|all] [--context C] [--horizon H] [--out DIR]
 
 Errors caused by input print one line on stderr and exit with code 2; ``--debug`` shows
 the traceback instead.
@@ -159,6 +162,33 @@ def _cmd_bench(args: argparse.Namespace) -> int:
     return 0
 
 
+def _cmd_koopman(args: argparse.Namespace) -> int:
+    from sciml.koopman.runs import fit_directory, forecast_directory, parse_rank
+
+    split = None if args.split == "all" else args.split
+    if args.koopman_cmd == "fit":
+        record = fit_directory(
+            args.data, args.method, args.out, dictionary=args.dictionary, epsilon=args.epsilon,
+            rank=parse_rank(args.rank), split=split, seed=args.seed,
+        )
+        kept = record["kept"]
+        summary = {
+            "method": record["method"],
+            "dictionary": record["dictionary"],
+            "n_eigenvalues": len(record["eigenvalues"]),
+            "n_kept": None if kept is None else int(sum(kept)),
+            "max_residual": None if record["residuals"] is None else max(record["residuals"], default=None),
+            **record.get("metrics", {}),
+        }
+        print(json.dumps(summary, indent=2))
+        print(f"wrote {Path(args.out) / 'koopman.json'}, the estimator and {', '.join(record['plots'])}")
+        return 0
+    record = forecast_directory(args.directory, args.data, split=split, horizon=args.horizon, context=args.context,
+                                out=args.out)
+    print(json.dumps({k: v for k, v in record.items() if k != "forecast_rel_l2_per_trajectory"}, indent=2))
+    return 0
+
+
 def _version() -> str:
     from sciml import __version__
 
@@ -290,6 +320,33 @@ def build_parser() -> argparse.ArgumentParser:
         help="the benchmark's options: --preset, --executor serial|process[:N]|dask[:N|:ADDRESS], --out, --resume, ...",
     )
     p.set_defaults(func=_cmd_bench)
+
+    p = sub.add_parser("koopman", help="fit Koopman learners (EDMD, kernel EDMD, ResDMD, Hankel-DMD, HAVOK) and forecast")
+    ksub = p.add_subparsers(dest="koopman_cmd", required=True, parser_class=_Parser)
+    f = ksub.add_parser(
+        "fit", help="fit a Koopman method on a trajectories file; writes DIR/koopman.json, the estimator and plots"
+    )
+    f.add_argument("--data", required=True, help="a trajectories file of the sciml schema")
+    f.add_argument("--method", required=True, help="edmd, kedmd, resdmd, hankel_dmd, havok or dmd")
+    f.add_argument(
+        "--dictionary", default=None,
+        help="monomial:p, hermite:p, legendre:p, rbf:K, rff:K, delay:d (edmd/resdmd; default monomial:2); "
+        "gaussian[:H] or polynomial:p (kedmd); delay:d (hankel_dmd, havok; default delay:10)",
+    )
+    f.add_argument("--epsilon", type=float, default=None, help="ResDMD's residual threshold (default 0.1)")
+    f.add_argument("--rank", default=None, help="SVD truncation: an int, an energy fraction in (0, 1) or none")
+    f.add_argument("--split", default="train", help="train, val, test or all (default train)")
+    f.add_argument("--seed", type=int, default=0, help="k-means centres and random features")
+    f.add_argument("--out", required=True, help="output directory")
+    f.set_defaults(func=_cmd_koopman)
+    fc = ksub.add_parser("forecast", help="forecast a trajectories file with a fitted directory")
+    fc.add_argument("directory")
+    fc.add_argument("--data", required=True)
+    fc.add_argument("--split", default="test", help="train, val, test or all (default test)")
+    fc.add_argument("--context", type=int, default=None, help="context states (default: the method's min_context)")
+    fc.add_argument("--horizon", type=int, default=None, help="steps to forecast (default: the rest of each trajectory)")
+    fc.add_argument("--out", default=None, help="where forecast.npz/json/png go (default: DIR)")
+    fc.set_defaults(func=_cmd_koopman)
     return parser
 
 

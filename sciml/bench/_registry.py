@@ -51,6 +51,11 @@ BENCHMARKS.register(
     "sciml.bench.chaos",
     doc="chaotic forecasting: dysts systems x forecasters x seeds, VPT in Lyapunov times, D_stsp, D_H, leaderboard",
 )
+BENCHMARKS.register(
+    "koopman",
+    "sciml.bench.koopman",
+    doc="Koopman learners vs PyDMD on the same data and dictionary: eigenvalues and fit time (EDMD, Hankel-DMD)",
+)
 
 
 def load_benchmark(name: str) -> ModuleType:

@@ -1,9 +1,13 @@
-"""Koopman learners (estimators fitted in closed form): dynamic mode decomposition first.
+"""Koopman learners (estimators fitted in closed form), every eigenvalue with a residual.
 
-:class:`DMD` (registered as ``dmd``) is exact DMD (Schmid 2010; Tu et al. 2014). The
-linear-algebra core it is built from (snapshot pairs, truncated SVD, reduced operator,
-sorted eigenpairs, exact modes) lives in :mod:`sciml.koopman._core` and is exported here
-for the extended estimators (EDMD, kernel EDMD, ResDMD, HAVOK). See ``docs/koopman.md``.
+Registered estimators: ``dmd`` (:class:`DMD`, exact DMD), ``edmd`` (:class:`EDMD`, on a
+dictionary of observables, :mod:`sciml.koopman.dictionaries`), ``kedmd``
+(:class:`KernelEDMD`), ``resdmd`` (:class:`ResDMD`, residual-verified eigenpairs and
+pseudospectra), ``hankel_dmd`` (:class:`HankelDMD`) and ``havok`` (:class:`HAVOK`). The
+linear-algebra core they share (snapshot pairs, truncated SVD, reduced operator, sorted
+eigenpairs, exact modes, the residual QR factor) lives in :mod:`sciml.koopman._core`. The
+lifted estimators follow the forecast protocol (``forecast(context, horizon)``,
+``min_context``) without importing ``sciml.forecast``. See ``docs/koopman.md``.
 """
 
 from sciml.koopman._core import (
@@ -11,16 +15,57 @@ from sciml.koopman._core import (
     check_rank,
     choose_rank,
     exact_modes,
+    pair_residuals,
     projected_operator,
+    pseudospectrum,
+    residual_factor,
     snapshot_pairs,
     sorted_eig,
     truncated_svd,
 )
 from sciml.koopman._task import KoopmanConfig, KoopmanTask
+from sciml.koopman.dictionaries import (
+    AbstractDictionary,
+    CallableDictionary,
+    Hermite,
+    Legendre,
+    Monomials,
+    RadialBasis,
+    RandomFourier,
+    TimeDelay,
+    make_dictionary,
+    parse_dictionary,
+)
 from sciml.koopman.dmd import DMD, as_trajectories, relative_l2_per_trajectory
+from sciml.koopman.edmd import EDMD, HankelDMD, ResDMD
+from sciml.koopman.havok import HAVOK
+from sciml.koopman.kedmd import KernelEDMD, parse_kernel
+from sciml.koopman.systems import pendulum_trajectories, quadratic_map, quadratic_map_eigenvalues
 
 __all__ = [
     "DMD",
+    "EDMD",
+    "HAVOK",
+    "HankelDMD",
+    "KernelEDMD",
+    "ResDMD",
+    "AbstractDictionary",
+    "CallableDictionary",
+    "Hermite",
+    "Legendre",
+    "Monomials",
+    "RadialBasis",
+    "RandomFourier",
+    "TimeDelay",
+    "make_dictionary",
+    "parse_dictionary",
+    "parse_kernel",
+    "pendulum_trajectories",
+    "quadratic_map",
+    "quadratic_map_eigenvalues",
+    "pair_residuals",
+    "pseudospectrum",
+    "residual_factor",
     "KoopmanConfig",
     "KoopmanTask",
     "as_trajectories",

@@ -76,7 +76,19 @@ class KoopmanTask(AbstractTask):
         estimator = predictor
         written = []
         eigenvalues = np.asarray(getattr(estimator, "eigenvalues_", []))
-        if eigenvalues.size:
+        if hasattr(estimator, "residuals_") or hasattr(estimator, "candidate_residuals_"):
+            from sciml.koopman.plots import spectrum_figure
+
+            fig = spectrum_figure(
+                getattr(estimator, "candidate_eigenvalues_", eigenvalues),
+                getattr(estimator, "candidate_residuals_", getattr(estimator, "residuals_", None)),
+                kept=getattr(estimator, "kept_", None),
+                pseudospectrum=getattr(estimator, "pseudospectrum", None),
+                grid_points=40,
+                title=f"{type(estimator).__name__}: eigenvalues coloured by residual",
+            )
+            written.append(_save(fig, out / "eigenvalues.png"))
+        elif eigenvalues.size:
             plt = _plt()
             fig, ax = plt.subplots(figsize=(4.6, 4.4))
             theta = np.linspace(0, 2 * np.pi, 400)
@@ -89,9 +101,15 @@ class KoopmanTask(AbstractTask):
             ax.legend(loc="lower left", fontsize=8)
             written.append(_save(fig, out / "eigenvalues.png"))
         forecast = getattr(estimator, "forecast", None)
-        if forecast is not None and data.n_trajectories and data.n_times > 1:
+        # the forecast protocol's estimators (min_context) take a context [B, C, D]; DMD takes states [B, D]
+        context = int(getattr(estimator, "min_context", 0))
+        if forecast is not None and data.n_trajectories and data.n_times > max(context, 1):
             truth = data.x[0]
-            pred = np.asarray(forecast(truth[None, 0], data.n_times - 1))[0]
+            if context:
+                pred = np.asarray(forecast(truth[None, :context], data.n_times - context))[0]
+                pred = np.concatenate([truth[1:context], pred])  # the context itself is drawn as known
+            else:
+                pred = np.asarray(forecast(truth[None, 0], data.n_times - 1))[0]
             plt = _plt()
             dims = min(truth.shape[-1], 3)
             fig, axes = plt.subplots(dims, 1, figsize=(6.4, 1.8 * dims + 0.6), squeeze=False, sharex=True)
