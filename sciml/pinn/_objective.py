@@ -368,12 +368,15 @@ class PINNLoss(AbstractPINNObjective):
                 parts.append(_mean_square(u_low - u_high))
                 parts.append(_mean_square(partial(u_low, low, 0) - partial(u_high, high, 0)))
             elif c.kind == "dirichlet":
-                parts.append(_mean_square(u_low - c.value(low)) + _mean_square(u_high - c.value(high)))
+                if c.holds_on("lower"):
+                    parts.append(_mean_square(u_low - c.value(low)))
+                if c.holds_on("upper"):
+                    parts.append(_mean_square(u_high - c.value(high)))
             elif c.kind == "neumann":  # outward normal: -d/dx at the lower end, +d/dx at the upper
-                parts.append(
-                    _mean_square(-partial(u_low, low, 0) - c.value(low))
-                    + _mean_square(partial(u_high, high, 0) - c.value(high))
-                )
+                if c.holds_on("lower"):
+                    parts.append(_mean_square(-partial(u_low, low, 0) - c.value(low)))
+                if c.holds_on("upper"):
+                    parts.append(_mean_square(partial(u_high, high, 0) - c.value(high)))
         return sum(parts) if parts else None
 
     def __call__(self, model: nn.Module, batch: dict[str, Any]) -> dict[str, torch.Tensor]:
@@ -411,15 +414,23 @@ class LagrangianPINNLoss(AbstractPINNObjective):
     periodic embedding of ``x0``). Evaluation interpolates ``u`` from the moving particles
     onto the fixed grid (linear, periodic).
 
-    Parameters are those of :class:`PINNLoss`; the terms are ``residual_state``,
-    ``residual_characteristic``, ``initial_state``, ``initial_position``.
+    Parameters are those of :class:`PINNLoss`, and ``min_stretch`` (default 0.05): the
+    stretch ``x_x0`` of the particle map is clamped below at it in the chain rule. Where
+    characteristics converge (a Burgers shock) or cross (an untrained network) ``x_x0``
+    nears or passes 0 and ``u_x = u_x0 / x_x0`` would blow up the state residual (measured
+    on Burgers: a loss of 2e11 with no clamp, 2e6 at 1e-3, 0.14 at 0.05); the clamp caps the
+    Eulerian derivatives there and leaves convection (``x_x0 = 1``) untouched. The terms are
+    ``residual_state``, ``residual_characteristic``, ``initial_state``, ``initial_position``.
     """
 
     terms = ("residual_state", "residual_characteristic", "initial_state", "initial_position")
     name = "lpinn"
 
-    def __init__(self, *args: Any, **kwargs: Any):
+    def __init__(self, *args: Any, min_stretch: float = 0.05, **kwargs: Any):
         super().__init__(*args, **kwargs)
+        if not min_stretch > 0:
+            raise ConfigError(f"min_stretch={min_stretch}: need > 0 (the smallest x_x0 of the chain rule)")
+        self.min_stretch = float(min_stretch)
         if not self.problem.periodic or len(self.problem.space) != 1:
             raise ConfigError(
                 f"lpinn solves periodic 1-D problems; {self.problem.name!r} is not (use objective 'pinn' for it)"
@@ -432,7 +443,7 @@ class LagrangianPINNLoss(AbstractPINNObjective):
         u, x = out[:, :1], out[:, 1:2]
         x_t = partial(x, points, 1)
         u_t = partial(u, points, 1)
-        x_x0 = partial(x, points, 0)
+        x_x0 = partial(x, points, 0).clamp_min(self.min_stretch)
         # the chain rule along the particle map x0 -> x(x0, t); x_x0 > 0 while characteristics do not cross
         u_x = partial(u, points, 0) / x_x0
         values = {"u": u, "x": x, "u_t": u_t, "u_x": u_x}
