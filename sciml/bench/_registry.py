@@ -41,6 +41,11 @@ BENCHMARKS.register(
     "sciml.bench.generators",
     doc="generator speed: CPU seconds per sample at two resolutions, peak memory, 1000-sample time",
 )
+BENCHMARKS.register(
+    "pinn_convection",
+    "sciml.bench.pinn_convection",
+    doc="PINN failure on convection: vanilla, curriculum, causal PINN and Lagrangian PINN over beta; Burgers",
+)
 
 
 def load_benchmark(name: str) -> ModuleType:
