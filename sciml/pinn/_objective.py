@@ -14,7 +14,7 @@ from torch import nn
 from sciml.core.errors import ConfigError, ShapeError
 from sciml.core.objectives import AbstractObjective
 from sciml.core.registry import OBJECTIVES
-from sciml.pinn._derivatives import Fields, partial
+from sciml.pinn._derivatives import Fields, gradient, partial
 from sciml.pinn._problem import PROBLEMS, PDEProblem
 
 __all__ = ["AbstractPINNObjective", "LagrangianPINNLoss", "PINNLoss", "periodic_interpolate"]
@@ -441,11 +441,11 @@ class LagrangianPINNLoss(AbstractPINNObjective):
         if out.dim() != 2 or out.shape[1] != 2:
             raise ShapeError(f"lpinn needs a model with outputs (u, x), [N, 2]; got {tuple(out.shape)}")
         u, x = out[:, :1], out[:, 1:2]
-        x_t = partial(x, points, 1)
-        u_t = partial(u, points, 1)
-        x_x0 = partial(x, points, 0).clamp_min(self.min_stretch)
+        x_grad, u_grad = gradient(x, points), gradient(u, points)  # one backward pass each
+        x_t, u_t = x_grad[:, 1:2], u_grad[:, 1:2]
+        x_x0 = x_grad[:, :1].clamp_min(self.min_stretch)
         # the chain rule along the particle map x0 -> x(x0, t); x_x0 > 0 while characteristics do not cross
-        u_x = partial(u, points, 0) / x_x0
+        u_x = u_grad[:, :1] / x_x0
         values = {"u": u, "x": x, "u_t": u_t, "u_x": u_x}
         if self.problem.lagrangian_residual is not None:
             values["u_xx"] = partial(u_x, points, 0) / x_x0
