@@ -51,10 +51,10 @@ from sciml.bench._executors import open_executor
 from sciml.bench._results import Results
 from sciml.bench._runner import Cell, run_cells
 from sciml.bench._tables import format_targets, markdown_table
-from sciml.core.errors import ConfigError
+from sciml.core.errors import ConfigError, TrainingDivergedError
 from sciml.core.plotting import save_figure
 from sciml.pinn import CollocationSampler, LagrangianPINN, LagrangianPINNLoss, PINNLoss, PINNNet
-from sciml.training import Trainer
+from sciml.training import Callback, Trainer
 
 __all__ = ["PRESETS", "METHODS", "run", "run_one", "targets"]
 
@@ -143,10 +143,22 @@ def run_one(case: str, method: str, beta: float | None, preset: str, fields_dir:
     phases = [{"optimizer": "adam", "lr": cfg["lr"], "steps": adam}]
     if lbfgs:
         phases.append({"optimizer": "lbfgs", "steps": lbfgs, "kwargs": {"max_iter": cfg["lbfgs_max_iter"]}})
+    last_finite = _LastFinite(model)
     trainer = Trainer(model, objective, phases=phases, max_steps=adam + lbfgs, weight_decay=0.0, progress=False,
-                      seed=cfg["seed"])  # fmt: skip
+                      seed=cfg["seed"], callbacks=[last_finite])  # fmt: skip
     start = time.perf_counter()
-    history = trainer.fit(sampler)
+    diverged = None
+    try:
+        history = trainer.fit(sampler)
+    except TrainingDivergedError as exc:
+        # an L-BFGS line search that lands on a non-finite loss: score the last finite weights, say so
+        if last_finite.state is None:
+            raise
+        model.load_state_dict(last_finite.state)
+        history, diverged = (
+            trainer.history,
+            f"{exc}".split(":")[0] + f"; scored the weights after step {last_finite.step}",
+        )
     seconds = time.perf_counter() - start
     x, t = _grid(case)
     model.eval()
@@ -169,7 +181,22 @@ def run_one(case: str, method: str, beta: float | None, preset: str, fields_dir:
         "points": points,
         "params": sum(p.numel() for p in model.parameters()),
         "final_train_loss": float(last.get("train_loss", math.nan)),
+        **({"diverged": diverged} if diverged else {}),
     }
+
+
+class _LastFinite(Callback):
+    """Keeps a copy of the weights after every step that left them finite (4.5k parameters: cheap)."""
+
+    def __init__(self, model: torch.nn.Module):
+        self.model, self.state, self.step = model, None, 0
+
+    def on_batch_end(self, trainer, step, losses) -> None:
+        loss = losses.get("loss")
+        finite = loss is None or bool(torch.isfinite(torch.as_tensor(loss)).all())
+        if finite and all(bool(torch.isfinite(p).all()) for p in self.model.parameters()):
+            self.state = {k: v.detach().clone() for k, v in self.model.state_dict().items()}
+            self.step = int(step)
 
 
 def _label(case: str, method: str) -> str:
