@@ -67,6 +67,8 @@ BURGERS_NU = 0.01 / math.pi
 PRESETS: dict[str, dict[str, Any]] = {
     "quick": {"betas": [1, 30], "adam": 300, "lbfgs": 10, "interior": 256, "initial": 128, "boundary": 128,
               "burgers": True, "burgers_adam": 300, "burgers_lbfgs": 10, "burgers_interior": 1000},
+    "tiny": {"betas": [1], "adam": 20, "lbfgs": 2, "interior": 64, "initial": 32, "boundary": 32,
+             "burgers": True, "burgers_adam": 10, "burgers_lbfgs": 1, "burgers_interior": 64},
     "full": {"betas": list(BETAS), "adam": 1000, "lbfgs": 50, "interior": 512, "initial": 128, "boundary": 128,
              "burgers": True, "burgers_adam": 2000, "burgers_lbfgs": 100, "burgers_interior": 2000},
 }  # fmt: skip
@@ -83,9 +85,9 @@ def _grid(case: str) -> tuple[torch.Tensor, torch.Tensor]:
 
 def curriculum_for(beta: float, adam: int) -> dict[str, Any] | None:
     """``beta`` through the sweep's smaller values over the first half of the Adam steps, then the target."""
-    values = [1.0] + [float(b) for b in BETAS if 1 < b < beta] + [float(beta)]
-    if len(values) < 2:
+    if beta <= 1:
         return None
+    values = [1.0] + [float(b) for b in BETAS if 1 < b < beta] + [float(beta)]
     ramp = max(adam // 2, len(values) - 1)
     steps = [round(i * ramp / (len(values) - 1)) for i in range(len(values))]
     return {"param": "beta", "values": values, "steps": steps}

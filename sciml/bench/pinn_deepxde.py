@@ -59,6 +59,8 @@ CASES = ("burgers", "heat")
 PRESETS: dict[str, dict[str, Any]] = {
     "quick": {"iterations": {"burgers": 300, "heat": 300}, "seeds": 2,
               "points": {"burgers": [1000, 80, 80], "heat": [500, 50, 50]}},
+    "tiny": {"iterations": {"burgers": 20, "heat": 20}, "seeds": 1,
+             "points": {"burgers": [64, 16, 16], "heat": [64, 16, 16]}},
     "full": {"iterations": {"burgers": 3000, "heat": 2000}, "seeds": 3,
              "points": {"burgers": [2540, 160, 80], "heat": [1000, 100, 100]}},
 }  # fmt: skip
