@@ -310,7 +310,7 @@ class AbstractPINNObjective(AbstractObjective, ABC):
 class PINNLoss(AbstractPINNObjective):
     """Physics-informed loss (Raissi, Perdikaris & Karniadakis 2019) of a network ``u(x, t)``.
 
-    ``loss = w_r L_residual + w_i L_initial + w_b L_boundary``: mean squares of the PDE
+    ``loss = w_r L_residual + w_i L_initial + w_b L_boundary (+ w_d L_data)``: mean squares of the PDE
     residual at interior points (causally weighted in time when ``causal``), of the
     initial condition, and of the boundary conditions (Dirichlet, Neumann, periodic;
     conditions marked ``hard`` are left to the model). The weights are fixed or balanced by
@@ -345,10 +345,39 @@ class PINNLoss(AbstractPINNObjective):
         Condition kinds the model enforces (``["periodic"]`` with a periodic embedding).
     seed : int
         Seed of the RAD draws (with the step).
+    data : str, optional
+        An HDF5 file of our schema (``scattered`` observations or ``fields``) whose sample
+        ``data_sample``, channel ``data_channel`` adds the term ``data``: the mean square of
+        the network minus the measurements at their points (every point, or ``data_points``
+        drawn from a ``fields`` file). See :func:`sciml.pinn.load_measurements`.
     """
 
-    terms = ("residual", "initial", "boundary")
+    terms = ("residual", "initial", "boundary", "data")
     name = "pinn"
+
+    def __init__(
+        self,
+        *args: Any,
+        data: str | None = None,
+        data_sample: int = 0,
+        data_channel: int = 0,
+        data_points: int | None = None,
+        **kwargs: Any,
+    ):
+        super().__init__(*args, **kwargs)
+        self.data_path = None if data is None else str(data)
+        self.measurements: tuple[torch.Tensor, torch.Tensor] | None = None
+        if data is not None:
+            from sciml.pinn._measurements import load_measurements
+
+            self.measurements = load_measurements(
+                data,
+                sample=data_sample,
+                channel=data_channel,
+                coordinates=self.problem.coordinates,
+                max_points=data_points,
+                seed=self.seed,
+            )
 
     def residual_terms(self, model: nn.Module, points: torch.Tensor) -> dict[str, torch.Tensor]:
         u = model(points)
@@ -393,6 +422,10 @@ class PINNLoss(AbstractPINNObjective):
         boundary = self._boundary_loss(model, batch)
         if boundary is not None:
             losses["boundary"] = boundary
+        if self.measurements is not None:
+            dtype, device = _dtype_of(model)
+            where, values = (m.to(device=device, dtype=dtype) for m in self.measurements)
+            losses["data"] = _mean_square(model(where) - values)
         loss = self._combine(model, losses)
         return {"loss": loss, **{k: v.detach() for k, v in losses.items()}, **extra}
 

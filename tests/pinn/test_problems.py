@@ -11,7 +11,16 @@ import torch
 from torch import nn
 
 from sciml.core.errors import ConfigError, TrainingDivergedError
-from sciml.pinn import PROBLEMS, CollocationSampler, Condition, LagrangianPINNLoss, PDEProblem, PINNLoss, PINNNet
+from sciml.pinn import (
+    PROBLEMS,
+    CollocationSampler,
+    Condition,
+    LagrangianPINNLoss,
+    PDEProblem,
+    PINNLoss,
+    PINNNet,
+    load_measurements,
+)
 from sciml.training import Trainer, load_checkpoint
 
 F64 = torch.float64
@@ -138,3 +147,55 @@ def test_a_non_finite_loss_term_stops_training_naming_it_and_keeps_the_last_good
     state = load_checkpoint(good[1])
     assert state["meta"]["global_step"] in (5, 10)  # a period end before the 13th step
     assert all(bool(torch.isfinite(v).all()) for v in state["model"].values())
+
+
+def _heat_files(tmp_path):
+    import numpy as np
+
+    from sciml.data.schema import Provenance, write_fields, write_scattered
+
+    heat = PROBLEMS.get("heat")()
+    rng = np.random.default_rng(0)
+    tx = rng.uniform(0, 1, size=(2, 40, 2))  # (t, x) per point, the scattered layout
+    values = heat.exact(torch.from_numpy(tx[..., ::-1].reshape(-1, 2).copy())).numpy().reshape(2, 40, 1)
+    mask = np.ones((2, 40), dtype=bool)
+    mask[0, 3] = False
+    values[0, 3] = 99.0  # a masked point must not count
+    scattered = tmp_path / "obs.h5"
+    write_scattered(scattered, tx, values, Provenance("test"), coords_names=["x"], bounds=[[0, 1], [0, 1]], mask=mask)
+    x, t = np.linspace(0, 1, 9), np.linspace(0, 1, 5)
+    u = heat.exact_on(torch.from_numpy(x), torch.from_numpy(t)).numpy()[None, :, None, :]
+    fields = tmp_path / "fields.h5"
+    write_fields(fields, np.concatenate([u, 2 * u]).astype(np.float32), t, {"x": x}, Provenance("test"))
+    return heat, scattered, fields
+
+
+def test_measurements_from_our_hdf5_files_add_a_data_term_that_vanishes_on_the_truth(tmp_path):
+    heat, scattered, fields = _heat_files(tmp_path)
+    batch = CollocationSampler(heat, interior=32, initial=16, boundary=16)(0)
+    truth = _Exact(heat.exact)
+    twice = _Exact(lambda p: 2 * heat.exact(p))
+    points, values = load_measurements(scattered, sample=0)
+    assert points.shape == (39, 2) and values.shape == (39, 1)  # the masked point left out
+    # the files hold float32 points and values: rounding of u (|u| <= 1) and of the points (|grad u| <= pi)
+    tolerance = (4 * torch.finfo(torch.float32).eps * math.pi) ** 2
+    for path in (scattered, fields):
+        objective = PINNLoss(heat, data=str(path))
+        assert float(objective(truth, batch)["data"]) <= tolerance
+        assert float(objective(twice, batch)["data"]) > 0.01
+    second = PINNLoss(heat, data=str(fields), data_sample=1, data_points=20)
+    assert second.measurements[0].shape == (20, 2)
+    assert float(second(twice, batch)["data"]) <= 4 * tolerance  # sample 1 holds 2 u
+    assert "data" not in PINNLoss(heat)(truth, batch)
+
+
+def test_bad_measurement_files_are_one_line_errors(tmp_path):
+    heat, scattered, fields = _heat_files(tmp_path)
+    with pytest.raises(ConfigError, match="sample 5 does not exist; the file has 2"):
+        load_measurements(scattered, sample=5)
+    with pytest.raises(ConfigError, match="channel 1 does not exist"):
+        load_measurements(fields, channel=1)
+    with pytest.raises(ConfigError, match=r"no coords/y"):
+        load_measurements(fields, coordinates=("y", "t"))
+    with pytest.raises(ConfigError, match="coordinates are"):
+        load_measurements(scattered, coordinates=("y", "t"))
