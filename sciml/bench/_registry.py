@@ -56,6 +56,16 @@ BENCHMARKS.register(
     "sciml.bench.koopman",
     doc="Koopman learners vs PyDMD on the same data and dictionary: eigenvalues and fit time (EDMD, Hankel-DMD)",
 )
+BENCHMARKS.register(
+    "pinn_convection",
+    "sciml.bench.pinn_convection",
+    doc="PINN failure on convection: vanilla, curriculum, causal PINN and Lagrangian PINN over beta; Burgers",
+)
+BENCHMARKS.register(
+    "pinn_deepxde",
+    "sciml.bench.pinn_deepxde",
+    doc="our vanilla PINN against DeepXDE's (optional peer) on Burgers and heat: error and time per iteration",
+)
 
 
 def load_benchmark(name: str) -> ModuleType:

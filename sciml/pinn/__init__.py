@@ -11,7 +11,8 @@ The task ``pinn`` runs it all from a config: ``sciml train convection_lpinn``.
 """
 
 from sciml.pinn import _task as _task  # noqa: F401  (registers the task)
-from sciml.pinn._derivatives import Fields, partial
+from sciml.pinn._derivatives import Fields, gradient, partial
+from sciml.pinn._measurements import load_measurements
 from sciml.pinn._models import LagrangianPINN, PeriodicEmbedding, PINNNet
 from sciml.pinn._objective import LagrangianPINNLoss, PINNLoss, periodic_interpolate
 from sciml.pinn._problem import PROBLEMS, Condition, PDEProblem, sympy_residual
@@ -32,6 +33,8 @@ __all__ = [
     "PINNNet",
     "PINNTask",
     "PeriodicEmbedding",
+    "gradient",
+    "load_measurements",
     "partial",
     "periodic_interpolate",
     "sample_box",

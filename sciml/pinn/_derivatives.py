@@ -9,7 +9,7 @@ import torch
 
 from sciml.core.errors import ConfigError, ShapeError
 
-__all__ = ["Fields", "partial"]
+__all__ = ["Fields", "gradient", "partial"]
 
 _NAME = re.compile(r"^(?P<field>[A-Za-z]\w*?)_(?P<dims>[A-Za-z]+)$")
 
@@ -51,6 +51,21 @@ def partial(u: torch.Tensor, x: torch.Tensor, *dims: int) -> torch.Tensor:
             return torch.zeros_like(u)
         out = grad[:, d : d + 1] if u.dim() == 2 else grad[:, d]
     return out
+
+
+def gradient(u: torch.Tensor, x: torch.Tensor) -> torch.Tensor:
+    """Every first derivative of ``u [N, 1]`` at once: ``[N, D]``, column ``d`` is ``du/dx_d``.
+
+    One backward pass for all coordinates (``partial(u, x, d)`` takes one per call): what
+    :class:`Fields` and the Lagrangian objective use when they need several first
+    derivatives of the same field. The graph is kept (``create_graph=True``).
+    """
+    if x.dim() != 2 or u.shape[0] != x.shape[0] or u.dim() != 2 or u.shape[1] != 1:
+        raise ShapeError(f"gradient: u must be [N, 1] for points [N, D], got u {tuple(u.shape)}, x {tuple(x.shape)}")
+    if not u.requires_grad:
+        return torch.zeros_like(x)
+    (grad,) = torch.autograd.grad(u, x, grad_outputs=torch.ones_like(u), create_graph=True, allow_unused=True)
+    return torch.zeros_like(x) if grad is None else grad
 
 
 class Fields:
@@ -111,7 +126,15 @@ class Fields:
         if any(c not in self.coordinates for c in dims):
             raise KeyError(name)
         base = match["field"] if len(dims) == 1 else f"{match['field']}_{dims[:-1]}"
-        value = partial(self[base], self.points, self.coordinates.index(dims[-1]))
+        values = self[base]
+        if values.dim() == 2 and values.shape[1] == 1:
+            # one backward pass gives the derivative by every coordinate: cache them all
+            grad = gradient(values, self.points)
+            prefix = f"{base}_" if len(dims) == 1 else base
+            for i, c in enumerate(self.coordinates):
+                self._cache.setdefault(prefix + c, grad[:, i : i + 1])
+            return self._cache[name]
+        value = partial(values, self.points, self.coordinates.index(dims[-1]))
         self._cache[name] = value
         return value
 

@@ -44,17 +44,30 @@ class Condition:
     hard : bool
         Enforced by the model (periodic input embedding, output transform) rather than a
         loss term; the objective then skips it.
+    side : str, optional
+        For ``dirichlet`` and ``neumann``: the end it holds on, ``"x_lower"`` or
+        ``"x_upper"`` (the coordinate's name, then the end); None for both ends. A side
+        the problem's domain does not have is refused when the problem is built.
     """
 
     kind: str
     value: Callable[[torch.Tensor], torch.Tensor] | None = None
     hard: bool = False
+    side: str | None = None
 
     def __post_init__(self) -> None:
         if self.kind not in _CONDITION_KINDS:
             raise ConfigError(f"condition kind {self.kind!r} is unknown; use one of {', '.join(_CONDITION_KINDS)}")
         if self.kind != "periodic" and self.value is None:
             raise ConfigError(f"a {self.kind} condition needs a value callable(points) -> [N, 1]")
+        if self.side is not None and self.kind not in ("dirichlet", "neumann"):
+            raise ConfigError(
+                f"a {self.kind} condition has no side (side={self.side!r}); only dirichlet and neumann do"
+            )
+
+    def holds_on(self, end: str) -> bool:
+        """Whether the condition holds on ``end`` (``"lower"`` or ``"upper"``) of the first coordinate."""
+        return self.side is None or self.side.endswith("_" + end)
 
 
 @dataclass
@@ -109,6 +122,13 @@ class PDEProblem:
                 f"problem {self.name!r}: {len(self.coordinates)} coordinate names for "
                 f"{len(self.space)} spatial dimensions and time"
             )
+        sides = [f"{self.coordinates[0]}_lower", f"{self.coordinates[0]}_upper"]
+        for c in self.conditions:
+            if c.side is not None and c.side not in sides:
+                raise ConfigError(
+                    f"problem {self.name!r}: a {c.kind} condition on side {c.side!r}, which the domain does not "
+                    f"have; its boundary is {', '.join(sides)}"
+                )
         self._residual = _callable(self.residual, self)
         self._speed = None if self.characteristic_speed is None else _callable(self.characteristic_speed, self)
         self._lagrangian = None if self.lagrangian_residual is None else _callable(self.lagrangian_residual, self)
@@ -321,4 +341,96 @@ def heat(nu: float = 0.1, t1: float = 1.0) -> PDEProblem:
         ],
         params={"nu": float(nu)},
         exact=exact,
+    )
+
+
+@PROBLEMS.register("burgers")
+def burgers(nu: float = 0.01 / math.pi, t1: float = 1.0, periodic: bool = False) -> PDEProblem:
+    """``u_t + u u_x = nu u_xx`` on ``[-1, 1]``, ``u(+-1, t) = 0``, ``u0 = -sin(pi x)``; exact by Cole-Hopf.
+
+    The PINN benchmark of Raissi, Perdikaris & Karniadakis (2019) at ``nu = 0.01 / pi``: a
+    shock forms at ``x = 0`` by ``t = 1 / pi`` and steepens to ``|u_x| = 152`` at
+    ``t = 0.51``. The exact solution is :func:`sciml.numerics.pde.burgers_cole_hopf`. The
+    characteristics run at ``F = u`` into the shock (the Lagrangian PINN's moving grid).
+    ``u0`` is odd and 2-periodic, so the solution is that of the periodic problem on
+    ``[-1, 1)`` too: ``periodic=True`` states the boundary as periodicity (what a Lagrangian
+    PINN, with its periodic embedding of the labels, needs) instead of ``u = 0`` at the ends.
+    """
+    from sciml.numerics.pde import burgers_cole_hopf
+
+    def exact(points: torch.Tensor) -> torch.Tensor:
+        u = burgers_cole_hopf(points[:, :1].detach().double(), points[:, 1:2].detach().double(), nu)
+        return u.to(points.dtype)
+
+    conditions = [Condition("initial", lambda p: -torch.sin(math.pi * p[:, :1]))]
+    conditions.append(
+        Condition("periodic") if periodic else Condition("dirichlet", lambda p: torch.zeros_like(p[:, :1]))
+    )
+    return PDEProblem(
+        name="burgers",
+        space=[(-1.0, 1.0)],
+        time=(0.0, t1),
+        residual=lambda f: f["u_t"] + f["u"] * f["u_x"] - nu * f["u_xx"],
+        conditions=conditions,
+        params={"nu": float(nu)},
+        exact=exact,
+        characteristic_speed=lambda f: f["u"],
+        lagrangian_residual=lambda f: f["u_t"] - nu * f["u_xx"],
+    )
+
+
+def _fourier_evaluate(coefficients: torch.Tensor, x: torch.Tensor, lower: float, length: float) -> torch.Tensor:
+    """The real trigonometric interpolant with rfft ``coefficients [P, S/2+1]`` (of ``S`` samples) at ``x [P]``."""
+    modes = coefficients.shape[1]
+    s = 2 * (modes - 1)
+    k = torch.arange(modes, dtype=x.dtype, device=x.device)
+    weight = torch.full_like(k, 2.0)
+    weight[0] = 1.0
+    weight[-1] = 1.0  # the Nyquist mode stands once
+    phase = torch.exp(1j * (2 * math.pi / length) * (x - lower)[:, None] * k)
+    return (weight * (coefficients * phase).real).sum(1) / s
+
+
+@PROBLEMS.register("reaction_diffusion")
+def reaction_diffusion(nu: float = 1.0, rho: float = 5.0, t1: float = 1.0) -> PDEProblem:
+    """``u_t = nu u_xx + rho u (1 - u)`` on ``[0, 2 pi)`` periodic, ``u0 = exp(-(x - pi)^2 / (2 (pi/4)^2))``.
+
+    The reaction-diffusion problem of Krishnapriyan et al. (NeurIPS 2021). The reference
+    solution is our spectral Fisher-KPP solver (:func:`sciml.numerics.pde.solve_reaction_diffusion`,
+    ETDRK4 on 256 points, ``dt = 0.002 / rho``, relative error below 1e-9 for these smooth
+    states) at the points' times, evaluated between grid points by its trigonometric
+    interpolant. There is no transport: the characteristics stand still (``F = 0``), and a
+    Lagrangian PINN's state residual is the whole PDE.
+    """
+    from sciml.numerics.pde import solve_reaction_diffusion
+
+    length = 2 * math.pi
+
+    def initial(points: torch.Tensor) -> torch.Tensor:
+        return torch.exp(-((points[:, :1] - math.pi) ** 2) / (2 * (math.pi / 4) ** 2))
+
+    def exact(points: torch.Tensor) -> torch.Tensor:
+        p = points.detach().double().cpu()
+        times, inverse = torch.unique(p[:, 1], return_inverse=True)
+        grid = torch.arange(256, dtype=torch.float64) * (length / 256)
+        u0 = initial(grid[:, None]).reshape(1, -1)
+        later = times > 0
+        states = u0.expand(len(times), -1).clone()
+        if bool(later.any()):
+            states[later] = solve_reaction_diffusion(
+                u0, times[later], model="fisher_kpp", diffusion=nu, rate=rho, length=length, dt=0.002 / rho
+            )[0]
+        u = _fourier_evaluate(torch.fft.rfft(states)[inverse], p[:, 0], 0.0, length)
+        return u.reshape(-1, 1).to(device=points.device, dtype=points.dtype)
+
+    return PDEProblem(
+        name="reaction_diffusion",
+        space=[(0.0, length)],
+        time=(0.0, t1),
+        residual=lambda f: f["u_t"] - nu * f["u_xx"] - rho * f["u"] * (1 - f["u"]),
+        conditions=[Condition("initial", initial), Condition("periodic")],
+        params={"nu": float(nu), "rho": float(rho)},
+        exact=exact,
+        characteristic_speed=lambda f: torch.zeros_like(f["u"]),
+        lagrangian_residual=lambda f: f["u_t"] - nu * f["u_xx"] - rho * f["u"] * (1 - f["u"]),
     )

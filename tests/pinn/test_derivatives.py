@@ -8,7 +8,7 @@ import pytest
 import torch
 
 from sciml.core.errors import ConfigError, ShapeError
-from sciml.pinn import PROBLEMS, Fields, PINNNet, partial, sympy_residual
+from sciml.pinn import PROBLEMS, Fields, PINNNet, gradient, partial, sympy_residual
 
 F64 = torch.float64
 EPS = torch.finfo(F64).eps
@@ -114,3 +114,16 @@ def test_bad_input_is_a_one_line_error():
         sympy_residual("u_t + v_x", ("x", "t"), {})
     with pytest.raises(ConfigError, match="not a sympy expression"):
         sympy_residual("u_t +* u_x", ("x", "t"), {})
+
+
+def test_gradient_gives_every_first_partial_in_one_pass_and_fields_cache_them():
+    p = _points()
+    u = _field(p)
+    grad = gradient(u, p)
+    for d in range(p.shape[1]):
+        assert torch.equal(grad[:, d : d + 1], partial(u, p, d))
+    fields = Fields(p, ("x", "t"), {"u": u})
+    fields["u_x"]
+    assert {"u_x", "u_t"} <= set(fields.names())  # u_t came with u_x
+    assert torch.equal(fields["u_t"], partial(u, p, 1))
+    assert torch.allclose(fields["u_xt"], partial(u, p, 0, 1), rtol=0, atol=64 * EPS)

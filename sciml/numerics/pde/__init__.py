@@ -11,6 +11,7 @@ it (an ensemble filter survives one diverging member). The default, ``"raise"``,
 solver                              equation                                            method (order)
 ==================================  ==================================================  =====================
 :func:`solve_burgers`               ``u_t + u u_x = nu u_xx``                           ETDRK4 (4)
+:func:`burgers_cole_hopf`           exact Burgers from ``u0 = -sin(pi x)``              Cole-Hopf, Gauss-Hermite
 :func:`solve_advection_diffusion`   ``u_t + beta u_x = nu u_xx``                        exact propagator
 :func:`solve_reaction_diffusion`    Fisher-KPP, Allen-Cahn                              ETDRK4 (4)
 :func:`solve_kuramoto_sivashinsky`  ``u_t + u u_x + u_xx + u_xxxx = 0``                 ETDRK4 (4)
@@ -37,9 +38,12 @@ from sciml.numerics.pde._reaction_diffusion import (
 )
 from sciml.numerics.pde._semilinear import SEMILINEAR_METHOD, integrate_semilinear
 from sciml.numerics.pde._solution import ON_FAILURE, PDESolution, PDEStats
+from sciml.numerics.pde.burgers_exact import BURGERS_EXACT_METHOD, burgers_cole_hopf
 
 __all__ = [
     "ON_FAILURE",
+    "BURGERS_EXACT_METHOD",
+    "burgers_cole_hopf",
     "PDESolution",
     "PDEStats",
     "integrate_semilinear",
