@@ -88,6 +88,7 @@ __all__ = [
     "build_estimator",
     "load_estimator",
     "as_float64_array",
+    "check_context",
     "FORMAT",
     "FORMAT_VERSION",
 ]
@@ -478,3 +479,33 @@ def _sha256(path: Path) -> str:
 def _short(exc: BaseException) -> str:
     text = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
     return text[:200]
+
+
+def check_context(context: Any, horizon: int, *, min_context: int, dim: int | None, owner: str) -> tuple[np.ndarray, bool]:
+    """``context`` as float64 ``[B, C, D]`` and whether it came unbatched, with one-line errors.
+
+    The checks of the forecast protocol (``forecast(context, horizon)``: a context of
+    ``[C, D]`` or ``[B, C, D]`` states, at least ``min_context`` of them, of the fitted
+    dimension), shared by the forecasters and the Koopman estimators.
+
+    >>> ctx, single = check_context(np.zeros((5, 3)), 2, min_context=2, dim=3, owner="AR")
+    >>> ctx.shape, single
+    ((1, 5, 3), True)
+    >>> check_context(np.zeros((1, 3)), 2, min_context=2, dim=3, owner="AR")
+    Traceback (most recent call last):
+    ...
+    sciml.core.errors.ShapeError: AR needs a context of at least 2 states, got 1; pass more history
+    """
+    if not isinstance(horizon, (int, np.integer)) or isinstance(horizon, bool) or horizon < 1:
+        raise ShapeError(f"{owner} horizon={horizon!r} is invalid; pass an int >= 1")
+    arr = as_float64_array(context, "context", (2, 3), what="[C, D] or [B, C, D]")
+    single = arr.ndim == 2
+    if single:
+        arr = arr[None]
+    if arr.shape[1] < min_context:
+        raise ShapeError(
+            f"{owner} needs a context of at least {min_context} states, got {arr.shape[1]}; pass more history"
+        )
+    if dim is not None and arr.shape[2] != dim:
+        raise ShapeError(f"{owner} was fitted on {dim}-dimensional states, the context has {arr.shape[2]}")
+    return arr, single

@@ -26,7 +26,7 @@ from typing import Any, ClassVar
 import numpy as np
 
 from sciml.core.errors import SciMLError, ShapeError
-from sciml.core.estimator import AbstractEstimator, as_float64_array, register_estimator
+from sciml.core.estimator import AbstractEstimator, as_float64_array, check_context, register_estimator
 from sciml.core.registry import FORECASTERS
 
 __all__ = ["AbstractForecaster", "register_forecaster", "check_context"]
@@ -97,32 +97,6 @@ class AbstractForecaster(AbstractEstimator):
             "one_step_nrmse": float(np.mean(np.sqrt(np.mean((pred - truth) ** 2, axis=0)) / scale)),
             "persistence_one_step_rmse": float(np.sqrt(np.mean((context[:, -1] - truth) ** 2))),
         }
-
-
-def check_context(context: Any, horizon: int, *, min_context: int, dim: int | None, owner: str) -> tuple[np.ndarray, bool]:
-    """``context`` as float64 ``[B, C, D]`` and whether it came unbatched, with one-line errors.
-
-    >>> ctx, single = check_context(np.zeros((5, 3)), 2, min_context=2, dim=3, owner="AR")
-    >>> ctx.shape, single
-    ((1, 5, 3), True)
-    >>> check_context(np.zeros((1, 3)), 2, min_context=2, dim=3, owner="AR")
-    Traceback (most recent call last):
-    ...
-    sciml.core.errors.ShapeError: AR needs a context of at least 2 states, got 1; pass more history
-    """
-    if not isinstance(horizon, (int, np.integer)) or isinstance(horizon, bool) or horizon < 1:
-        raise ShapeError(f"{owner} horizon={horizon!r} is invalid; pass an int >= 1")
-    arr = as_float64_array(context, "context", (2, 3), what="[C, D] or [B, C, D]")
-    single = arr.ndim == 2
-    if single:
-        arr = arr[None]
-    if arr.shape[1] < min_context:
-        raise ShapeError(
-            f"{owner} needs a context of at least {min_context} states, got {arr.shape[1]}; pass more history"
-        )
-    if dim is not None and arr.shape[2] != dim:
-        raise ShapeError(f"{owner} was fitted on {dim}-dimensional states, the context has {arr.shape[2]}")
-    return arr, single
 
 
 def register_forecaster(name: str, *, doc: str | None = None):

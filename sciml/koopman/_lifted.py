@@ -15,7 +15,7 @@ from typing import Any
 import numpy as np
 
 from sciml.core.errors import ConfigError, DataError, ShapeError
-from sciml.core.estimator import AbstractEstimator, as_float64_array
+from sciml.core.estimator import AbstractEstimator, as_float64_array, check_context
 from sciml.data.arrays import Trajectories
 
 __all__ = [
@@ -25,28 +25,6 @@ __all__ = [
     "lift_data",
     "pair_weights",
 ]
-
-
-def check_context(context: Any, horizon: int, *, min_context: int, dim: int | None, owner: str) -> tuple[np.ndarray, bool]:
-    """``context`` as float64 ``[B, C, D]`` and whether it came unbatched (the forecast protocol's checks).
-
-    >>> ctx, single = check_context(np.zeros((5, 3)), 2, min_context=2, dim=3, owner="EDMD")
-    >>> ctx.shape, single
-    ((1, 5, 3), True)
-    """
-    if not isinstance(horizon, (int, np.integer)) or isinstance(horizon, bool) or horizon < 1:
-        raise ShapeError(f"{owner} horizon={horizon!r} is invalid; pass an int >= 1")
-    arr = as_float64_array(context, "context", (2, 3), what="[C, D] or [B, C, D]")
-    single = arr.ndim == 2
-    if single:
-        arr = arr[None]
-    if arr.shape[1] < min_context:
-        raise ShapeError(
-            f"{owner} needs a context of at least {min_context} states, got {arr.shape[1]}; pass more history"
-        )
-    if dim is not None and arr.shape[2] != dim:
-        raise ShapeError(f"{owner} was fitted on {dim}-dimensional states, the context has {arr.shape[2]}")
-    return arr, single
 
 
 @dataclasses.dataclass
