@@ -17,6 +17,7 @@ import torch
 
 from sciml.core.errors import ConfigError, DataError
 from sciml.core.io import atomic_path
+from sciml.data.schema import FieldsWriter
 from sciml.numerics.spectral import gaussian_random_field
 
 logger = logging.getLogger(__name__)
@@ -27,6 +28,7 @@ __all__ = [
     "grf_initial_conditions",
     "resolve_device",
     "run_batches",
+    "run_fields",
     "sample_generator",
 ]
 
@@ -250,3 +252,27 @@ def run_batches(
         raise
     cache.clear()
     return digest
+
+
+def run_fields(
+    path: str | os.PathLike[str],
+    *,
+    generator: str,
+    n: int,
+    u_shape: tuple[int, ...],
+    t: np.ndarray,
+    coords: Mapping[str, np.ndarray],
+    provenance: Any,
+    a_shape: tuple[int, ...],
+    batch_size: int,
+    key: Mapping[str, Any],
+    compute: Callable[[int, int], Mapping[str, np.ndarray]],
+    progress: bool = False,
+    param_names: list[str] | None = None,
+) -> str:
+    """A ``fields`` file of ``n`` samples ``u [T, C, *S]`` (inputs ``a``) by :func:`run_batches`:
+    what the PDE generators share (the writer's arguments, then the one loop)."""
+    with FieldsWriter(path, n, u_shape, t, coords, provenance, a_shape=a_shape, param_names=param_names) as writer:
+        return run_batches(
+            writer, path, generator=generator, n=n, batch_size=batch_size, key=key, compute=compute, progress=progress
+        )

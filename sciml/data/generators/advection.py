@@ -25,10 +25,10 @@ from sciml.data.generators._common import (
     check_parameters,
     grf_initial_conditions,
     resolve_device,
-    run_batches,
+    run_fields,
     sample_generator,
 )
-from sciml.data.schema import FieldsWriter, Provenance
+from sciml.data.schema import Provenance
 from sciml.numerics.pde import ADVECTION_METHOD, solve_advection_diffusion
 
 __all__ = ["advection_diffusion1d", "sine_initial_conditions"]
@@ -225,14 +225,17 @@ def advection_diffusion1d(
         return {"u": u[:, :, None].cpu().numpy().astype(np.float32), "a": u0[:, None].cpu().numpy().astype(np.float32)}
 
     key = {"params": params, "seed": seed, "solver": solver, "device": str(torch_device)}
-    with FieldsWriter(path, n, (len(t), 1, resolution), t, {"x": x}, provenance, a_shape=(1, resolution)) as writer:
-        return run_batches(
-            writer,
-            path,
-            generator="advection_diffusion1d",
-            n=n,
-            batch_size=batch_size,
-            key=key,
-            compute=compute,
-            progress=progress,
-        )
+    return run_fields(
+        path,
+        generator="advection_diffusion1d",
+        n=n,
+        u_shape=(len(t), 1, resolution),
+        t=t,
+        coords={"x": x},
+        provenance=provenance,
+        a_shape=(1, resolution),
+        batch_size=batch_size,
+        key=key,
+        compute=compute,
+        progress=progress,
+    )

@@ -27,8 +27,8 @@ import torch
 
 from sciml.core.errors import ConfigError
 from sciml.core.registry import GENERATORS
-from sciml.data.generators._common import check_parameters, resolve_device, run_batches, sample_generator
-from sciml.data.schema import FieldsWriter, Provenance
+from sciml.data.generators._common import check_parameters, resolve_device, run_fields, sample_generator
+from sciml.data.schema import Provenance
 from sciml.numerics.pde import DARCY_METHOD, FACE_AVERAGES, solve_darcy
 
 __all__ = ["darcy2d", "darcy_coefficients", "cosine_gaussian_random_field"]
@@ -227,16 +227,17 @@ def darcy2d(
         }
 
     key = {"params": params, "seed": seed, "solver": solver, "device": str(torch_device)}
-    with FieldsWriter(
-        path, n, (1, 1, *shape), np.zeros(1), {"x": grid, "y": grid}, provenance, a_shape=(1, *shape)
-    ) as w:
-        return run_batches(
-            w,
-            path,
-            generator="darcy2d",
-            n=n,
-            batch_size=batch_size,
-            key=key,
-            compute=compute,
-            progress=progress,
-        )
+    return run_fields(
+        path,
+        generator="darcy2d",
+        n=n,
+        u_shape=(1, 1, *shape),
+        t=np.zeros(1),
+        coords={"x": grid, "y": grid},
+        provenance=provenance,
+        a_shape=(1, *shape),
+        batch_size=batch_size,
+        key=key,
+        compute=compute,
+        progress=progress,
+    )

@@ -26,8 +26,8 @@ import numpy as np
 import torch
 
 from sciml.core.registry import GENERATORS
-from sciml.data.generators._common import check_parameters, resolve_device, run_batches, sample_generator
-from sciml.data.schema import FieldsWriter, Provenance
+from sciml.data.generators._common import check_parameters, resolve_device, run_fields, sample_generator
+from sciml.data.schema import Provenance
 from sciml.numerics.pde import KDV_METHOD, kdv_time_step, soliton, solve_kdv
 
 __all__ = ["kdv1d", "soliton_initial_conditions"]
@@ -229,23 +229,18 @@ def kdv1d(
         }
 
     key = {"params": params, "seed": seed, "solver": solver, "device": str(torch_device)}
-    with FieldsWriter(
+    return run_fields(
         path,
-        n,
-        (len(t), 1, resolution),
-        t,
-        {"x": x},
-        provenance,
+        generator="kdv1d",
+        n=n,
+        u_shape=(len(t), 1, resolution),
+        t=t,
+        coords={"x": x},
+        provenance=provenance,
         a_shape=(1, resolution),
+        batch_size=batch_size,
+        key=key,
+        compute=compute,
+        progress=progress,
         param_names=names,
-    ) as writer:
-        return run_batches(
-            writer,
-            path,
-            generator="kdv1d",
-            n=n,
-            batch_size=batch_size,
-            key=key,
-            compute=compute,
-            progress=progress,
-        )
+    )

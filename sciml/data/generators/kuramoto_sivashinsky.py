@@ -34,8 +34,8 @@ import numpy as np
 import torch
 
 from sciml.core.registry import GENERATORS
-from sciml.data.generators._common import check_parameters, resolve_device, run_batches, sample_generator
-from sciml.data.schema import FieldsWriter, Provenance
+from sciml.data.generators._common import check_parameters, resolve_device, run_fields, sample_generator
+from sciml.data.schema import Provenance
 from sciml.numerics.pde import KS_METHOD, solve_kuramoto_sivashinsky
 
 __all__ = ["kuramoto_sivashinsky1d", "ks_initial_conditions", "default_ks_resolution"]
@@ -219,14 +219,17 @@ def kuramoto_sivashinsky1d(
         return {"u": u, "a": u[:, 0]}
 
     key = {"params": params, "seed": seed, "solver": solver, "device": str(torch_device)}
-    with FieldsWriter(path, n, (n_times, 1, s), t, {"x": x}, provenance, a_shape=(1, s)) as writer:
-        return run_batches(
-            writer,
-            path,
-            generator="kuramoto_sivashinsky1d",
-            n=n,
-            batch_size=batch_size,
-            key=key,
-            compute=compute,
-            progress=progress,
-        )
+    return run_fields(
+        path,
+        generator="kuramoto_sivashinsky1d",
+        n=n,
+        u_shape=(n_times, 1, s),
+        t=t,
+        coords={"x": x},
+        provenance=provenance,
+        a_shape=(1, s),
+        batch_size=batch_size,
+        key=key,
+        compute=compute,
+        progress=progress,
+    )

@@ -26,8 +26,8 @@ import torch
 
 from sciml.core.errors import ConfigError
 from sciml.core.registry import GENERATORS
-from sciml.data.generators._common import check_parameters, resolve_device, run_batches, sample_generator
-from sciml.data.schema import FieldsWriter, Provenance
+from sciml.data.generators._common import check_parameters, resolve_device, run_fields, sample_generator
+from sciml.data.schema import Provenance
 from sciml.numerics.pde import NAVIER_STOKES_METHOD, solve_navier_stokes
 from sciml.numerics.spectral import gaussian_random_field
 
@@ -270,15 +270,18 @@ def navier_stokes2d(
         }
 
     key = {"params": params, "seed": seed, "solver": solver, "device": str(torch_device)}
-    with FieldsWriter(path, n, (len(t), 1, *shape), t, {"x": grid, "y": grid}, provenance, a_shape=(1, *shape)) as w:
-        # finished batches survive a killed run (hours at a 256 grid): a rerun resumes from them
-        return run_batches(
-            w,
-            path,
-            generator="navier_stokes2d",
-            n=n,
-            batch_size=batch_size,
-            key=key,
-            compute=compute,
-            progress=progress,
-        )
+    # finished batches survive a killed run (hours at a 256 grid): a rerun resumes from them
+    return run_fields(
+        path,
+        generator="navier_stokes2d",
+        n=n,
+        u_shape=(len(t), 1, *shape),
+        t=t,
+        coords={"x": grid, "y": grid},
+        provenance=provenance,
+        a_shape=(1, *shape),
+        batch_size=batch_size,
+        key=key,
+        compute=compute,
+        progress=progress,
+    )

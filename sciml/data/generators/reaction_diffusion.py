@@ -38,8 +38,13 @@ import torch
 
 from sciml.core.errors import ConfigError
 from sciml.core.registry import GENERATORS
-from sciml.data.generators._common import check_parameters, grf_initial_conditions, resolve_device, run_batches
-from sciml.data.schema import FieldsWriter, Provenance
+from sciml.data.generators._common import (
+    check_parameters,
+    grf_initial_conditions,
+    resolve_device,
+    run_fields,
+)
+from sciml.data.schema import Provenance
 from sciml.numerics.pde import REACTION_DIFFUSION_METHOD, REACTION_DIFFUSION_MODELS, solve_reaction_diffusion
 
 __all__ = ["reaction_diffusion1d", "reaction_diffusion_initial_conditions", "MODELS"]
@@ -250,14 +255,17 @@ def reaction_diffusion1d(
         return {"u": u[:, :, None].cpu().numpy().astype(np.float32), "a": u0[:, None].cpu().numpy().astype(np.float32)}
 
     key = {"params": params, "seed": seed, "solver": solver, "device": str(torch_device)}
-    with FieldsWriter(path, n, (len(t), 1, resolution), t, {"x": x}, provenance, a_shape=(1, resolution)) as writer:
-        return run_batches(
-            writer,
-            path,
-            generator="reaction_diffusion1d",
-            n=n,
-            batch_size=batch_size,
-            key=key,
-            compute=compute,
-            progress=progress,
-        )
+    return run_fields(
+        path,
+        generator="reaction_diffusion1d",
+        n=n,
+        u_shape=(len(t), 1, resolution),
+        t=t,
+        coords={"x": x},
+        provenance=provenance,
+        a_shape=(1, resolution),
+        batch_size=batch_size,
+        key=key,
+        compute=compute,
+        progress=progress,
+    )

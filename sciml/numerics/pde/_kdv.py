@@ -8,14 +8,13 @@ from collections.abc import Sequence
 import torch
 
 from sciml.core.errors import ConfigError
-from sciml.numerics.pde._semilinear import SEMILINEAR_METHOD, run_etdrk4
+from sciml.numerics.pde._semilinear import SEMILINEAR_METHOD, run_periodic_etdrk4
 from sciml.numerics.pde._solution import (
     Members,
     PDESolution,
     check_states,
     check_step,
     drop_non_finite_states,
-    finish,
     output_times,
 )
 from sciml.numerics.spectral import dealias_mask, wavenumbers
@@ -136,19 +135,7 @@ def solve_kdv(
             f"resolution={s}): lower dt (cfl of kdv1d) or raise resolution"
         )
 
-    out = run_etdrk4(
-        members,
-        u0,
-        torch.fft.rfft(active),
-        lambda v_hat: torch.fft.irfft(v_hat, n=s),
-        linear_symbol,
-        nonlinear_hat,
-        times,
-        start,
-        float(dt),
-        limits,
-        describe,
-        progress=progress,
-        desc="kdv time",
-    )
-    return finish(members, out, times, KDV_METHOD)
+    return run_periodic_etdrk4(
+        members, u0, keep, linear_symbol, nonlinear_hat, times, start, float(dt), limits, describe,
+        method=KDV_METHOD, progress=progress, desc="kdv time",
+    )  # fmt: skip

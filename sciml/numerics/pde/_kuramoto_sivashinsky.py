@@ -8,14 +8,13 @@ from collections.abc import Sequence
 import torch
 
 from sciml.core.errors import ConfigError
-from sciml.numerics.pde._semilinear import SEMILINEAR_METHOD, run_etdrk4
+from sciml.numerics.pde._semilinear import SEMILINEAR_METHOD, run_periodic_etdrk4
 from sciml.numerics.pde._solution import (
     Members,
     PDESolution,
     check_states,
     check_step,
     drop_non_finite_states,
-    finish,
     output_times,
 )
 from sciml.numerics.spectral import dealias_mask, wavenumbers
@@ -110,19 +109,7 @@ def solve_kuramoto_sivashinsky(
             f"dt={dt:.3g}, resolution={s}, length={length:.4g}): lower dt or raise resolution"
         )
 
-    out = run_etdrk4(
-        members,
-        u0,
-        torch.fft.rfft(u0[keep]),
-        lambda v_hat: torch.fft.irfft(v_hat, n=s),
-        linear_symbol,
-        nonlinear_hat,
-        times,
-        start,
-        float(dt),
-        torch.full((batch,), float(bound), dtype=u0.dtype, device=u0.device),
-        describe,
-        progress=progress,
-        desc="kuramoto_sivashinsky time",
-    )
-    return finish(members, out, times, KS_METHOD)
+    return run_periodic_etdrk4(
+        members, u0, keep, linear_symbol, nonlinear_hat, times, start, float(dt), torch.full((batch,), float(bound), dtype=u0.dtype, device=u0.device), describe,
+        method=KS_METHOD, progress=progress, desc="kuramoto_sivashinsky time",
+    )  # fmt: skip

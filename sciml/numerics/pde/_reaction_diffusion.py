@@ -9,14 +9,13 @@ from collections.abc import Sequence
 import torch
 
 from sciml.core.errors import ConfigError
-from sciml.numerics.pde._semilinear import SEMILINEAR_METHOD, run_etdrk4
+from sciml.numerics.pde._semilinear import SEMILINEAR_METHOD, run_periodic_etdrk4
 from sciml.numerics.pde._solution import (
     Members,
     PDESolution,
     check_states,
     check_step,
     drop_non_finite_states,
-    finish,
     output_times,
 )
 from sciml.numerics.spectral import wavenumbers
@@ -137,22 +136,10 @@ def solve_reaction_diffusion(
             f"resolution={s}): lower dt (cfl of reaction_diffusion1d) or raise resolution"
         )
 
-    out = run_etdrk4(
-        members,
-        u0,
-        torch.fft.rfft(active),
-        lambda v_hat: torch.fft.irfft(v_hat, n=s),
-        linear_symbol,
-        nonlinear_hat,
-        times,
-        start,
-        float(dt),
-        limits,
-        describe,
-        progress=progress,
-        desc=f"{model} time",
-    )
-    return finish(members, out, times, REACTION_DIFFUSION_METHOD)
+    return run_periodic_etdrk4(
+        members, u0, keep, linear_symbol, nonlinear_hat, times, start, float(dt), limits, describe,
+        method=REACTION_DIFFUSION_METHOD, progress=progress, desc=f"{model} time",
+    )  # fmt: skip
 
 
 def allen_cahn_free_energy(u: torch.Tensor, length: float, diffusion: float, rate: float = 1.0) -> torch.Tensor:

@@ -102,6 +102,43 @@ def _blow_up_reason(peak: float, limit: float) -> str:
     return f"max|u| = {peak:.3g} past the bound {limit:.3g}"
 
 
+def run_periodic_etdrk4(
+    members: Members,
+    u0: torch.Tensor,
+    keep: torch.Tensor,
+    linear_symbol: torch.Tensor,
+    nonlinear_hat: Callable[[torch.Tensor], torch.Tensor],
+    times: torch.Tensor,
+    start: int,
+    dt: float,
+    limits: torch.Tensor,
+    describe: Callable[[int, float, str], str],
+    *,
+    method: str,
+    progress: bool = False,
+    desc: str = "time",
+) -> torch.Tensor | PDESolution:
+    """:func:`run_etdrk4` on real periodic states ``u0 [B, S]`` held on their own grid (rfft in,
+    irfft out), then :func:`finish`: what the 1-D solvers without an internal grid share."""
+    s = u0.shape[1]
+    out = run_etdrk4(
+        members,
+        u0,
+        torch.fft.rfft(u0[keep]),
+        lambda v_hat: torch.fft.irfft(v_hat, n=s),
+        linear_symbol,
+        nonlinear_hat,
+        times,
+        start,
+        float(dt),
+        limits,
+        describe,
+        progress=progress,
+        desc=desc,
+    )
+    return finish(members, out, times, method)
+
+
 def integrate_semilinear(
     u0: torch.Tensor,
     t: float | Sequence[float] | torch.Tensor,
@@ -186,19 +223,7 @@ def integrate_semilinear(
             f"resolution={s}): lower dt or raise the resolution"
         )
 
-    out = run_etdrk4(
-        members,
-        u0,
-        torch.fft.rfft(u0[keep]),
-        lambda v_hat: torch.fft.irfft(v_hat, n=s),
-        linear_symbol.to(u0.device),
-        nonlinear_hat,
-        times,
-        start,
-        float(dt),
-        limits,
-        describe,
-        progress=progress,
-        desc=f"{name} time",
-    )
-    return finish(members, out, times, SEMILINEAR_METHOD)
+    return run_periodic_etdrk4(
+        members, u0, keep, linear_symbol.to(u0.device), nonlinear_hat, times, start, float(dt), limits, describe,
+        method=SEMILINEAR_METHOD, progress=progress, desc=f"{name} time",
+    )  # fmt: skip
