@@ -75,16 +75,25 @@ def call_cell(fn: Callable[..., Any], args: Sequence[Any], kwargs: Mapping[str, 
     if not time_limit or threading.current_thread() is not threading.main_thread() or not hasattr(signal, "setitimer"):
         return fn(*args, **kwargs)
 
+    message = f"time limit of {time_limit:g} s reached"
+    fired = []
+
     def stop(signum, frame):  # noqa: ANN001, ARG001 - signal handler signature
-        raise CellTimeoutError(f"time limit of {time_limit:g} s reached")
+        fired.append(True)
+        raise CellTimeoutError(message)
 
     previous = signal.signal(signal.SIGALRM, stop)
     signal.setitimer(signal.ITIMER_REAL, float(time_limit))
     try:
-        return fn(*args, **kwargs)
+        value = fn(*args, **kwargs)
     finally:
         signal.setitimer(signal.ITIMER_REAL, 0)
         signal.signal(signal.SIGALRM, previous)
+    if fired:
+        # the alarm went off where Python swallows exceptions (a finalizer, a weakref callback)
+        # and the cell ran on: it still ran past its limit
+        raise CellTimeoutError(message)
+    return value
 
 
 def _rows_of(cell: Cell, fields: Sequence[str], value: Any) -> list[dict[str, Any]]:

@@ -11,6 +11,7 @@ import pytest
 
 from sciml.bench import (
     Cell,
+    CellTimeoutError,
     Results,
     SerialExecutor,
     format_spread,
@@ -141,6 +142,21 @@ def test_a_cell_in_a_thread_past_its_limit_is_abandoned(tmp_path, monkeypatch):
     assert results.failures() == [
         {"i": 0, "error": "CellTimeoutError: time limit of 0.2 s reached (abandoned by the runner)"}
     ]
+
+
+def _swallows_the_alarm() -> str:
+    try:
+        time.sleep(5)
+    except CellTimeoutError:  # as a finalizer or a weakref callback would: the cell runs on
+        pass
+    return "finished late"
+
+
+def test_a_cell_that_swallows_its_alarm_still_fails_past_its_limit(tmp_path):
+    results = _results(tmp_path)
+    report = run_cells([Cell((0,), _swallows_the_alarm)], SerialExecutor(), results, time_limit=0.05)
+    assert report.failed == [(0,)] and results.rows() == []
+    assert results.failures() == [{"i": 0, "error": "CellTimeoutError: time limit of 0.05 s reached"}]
 
 
 def test_a_cell_may_measure_several_rows(tmp_path):
