@@ -121,6 +121,10 @@ class Results:
     keep : callable, optional
         ``keep(row) -> bool``: a row read back on resume counts only if it holds (it
         measured what this run would).
+    keep_other_settings : bool
+        Without ``resume`` too, refuse (one-line ConfigError, nothing written) to replace a
+        results file of this benchmark written with other ``match`` settings: a sweep's
+        finished cells are not lost to a run of another configuration.
     """
 
     def __init__(
@@ -137,6 +141,7 @@ class Results:
         rows_field: str = "rows",
         retry_failed: bool = True,
         keep: Callable[[dict[str, Any]], bool] | None = None,
+        keep_other_settings: bool = False,
     ):
         self.path = Path(path)
         self.benchmark, self.command = benchmark, command
@@ -148,8 +153,18 @@ class Results:
         self._failed: dict[Key, dict[str, Any]] = {}
         self.resumed: list[Key] = []
         self.extra: dict[str, Any] = {}
+        match = self.settings if match is None else dict(match)
         if resume and self.path.exists():
-            self._read_back(self.settings if match is None else dict(match), retry_failed, keep)
+            self._read_back(match, retry_failed, keep)
+        elif keep_other_settings and self.path.exists():
+            try:
+                previous = self._previous()
+            except ConfigError:
+                previous = None  # unreadable, or another benchmark's: nothing of this sweep to keep
+            if previous is not None:
+                self._check_settings(
+                    previous, match, f"{self.path} was written", "choose another --out or delete it to start afresh"
+                )
 
     # ------------------------------------------------------------------ keys
     def key_of(self, row: Mapping[str, Any]) -> Key:
@@ -233,7 +248,8 @@ class Results:
         write_json(self.path, payload)
         return payload
 
-    def _read_back(self, match: Mapping[str, Any], retry_failed: bool, keep: Any) -> None:
+    def _previous(self) -> dict[str, Any]:
+        """The results file at ``path``, read back: a ConfigError unless it is this benchmark's."""
         try:
             previous = json.loads(self.path.read_text())
         except (OSError, ValueError) as exc:
@@ -247,6 +263,9 @@ class Results:
                 f"cannot resume from {self.path}: it holds benchmark {theirs!r}, not {self.benchmark!r}; "
                 "drop --resume or choose another --out"
             )
+        return previous
+
+    def _check_settings(self, previous: Mapping[str, Any], match: Mapping[str, Any], lead: str, fix: str) -> None:
         saved = previous.get("settings") or {}
         ours = _plain(dict(match))
         differ = [k for k in ours if _plain(saved.get(k)) != ours[k]]
@@ -254,10 +273,16 @@ class Results:
             what = ", ".join(
                 f"{k}: {json.dumps(_plain(saved.get(k)))} there, {json.dumps(ours[k])} now" for k in differ[:3]
             )
-            raise ConfigError(
-                f"cannot resume from {self.path}: it was written with other settings ({what}); "
-                "drop --resume to start afresh, or choose another --out"
-            )
+            raise ConfigError(f"{lead} with other settings ({what}); {fix}")
+
+    def _read_back(self, match: Mapping[str, Any], retry_failed: bool, keep: Any) -> None:
+        previous = self._previous()
+        self._check_settings(
+            previous,
+            match,
+            f"cannot resume from {self.path}: it was written",
+            "drop --resume to start afresh, or choose another --out",
+        )
         for row in previous.get(self.rows_field) or []:
             if isinstance(row, dict) and all(f in row for f in self.key_fields) and (keep is None or keep(row)):
                 key = self.key_of(row)

@@ -408,23 +408,6 @@ def add_arguments(parser: argparse.ArgumentParser, root: Path) -> None:
     parser.add_argument("--no-plots", dest="plots", action="store_false", help="skip the figures")
 
 
-def _refuse_other_settings(path: Path, match: dict[str, Any]) -> None:
-    if not path.exists():
-        return
-    try:
-        saved = json.loads(path.read_text()).get("settings", {})
-    except (OSError, ValueError, AttributeError):
-        return  # not ours to judge here: Results reports an unreadable file on --resume
-    ours = json.loads(json.dumps(match))
-    differ = [k for k in ours if saved.get(k) != ours[k]]
-    if differ:
-        k = differ[0]
-        raise ConfigError(
-            f"{path.parent} holds a chaos sweep of other settings ({k}: {json.dumps(saved.get(k))} there, "
-            f"{json.dumps(ours[k])} now); choose another --out or delete {path.name} to start afresh"
-        )
-
-
 def run(
     preset: str,
     out: str | Path,
@@ -464,7 +447,6 @@ def run(
              "device": device}  # fmt: skip
     settings = {**match, "systems": systems, "models": models, "seeds": n_seeds, "time_limit_s": limit}
     path = out / f"{NAME}.json"
-    _refuse_other_settings(path, match)
     cells = [
         Cell((s, m, seed), run_cell, (s, m, seed, data_settings, model_params.get(m, {}), device))
         for s in systems
@@ -486,6 +468,7 @@ def run(
             resume=resume,
             match=match,
             rows_field="cells",
+            keep_other_settings=True,
         )
 
         def write(complete: bool = False) -> dict[str, Any]:

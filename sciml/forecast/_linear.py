@@ -8,6 +8,7 @@ time with a full history; the forecast iterates the map from the context.
 
 from __future__ import annotations
 
+import abc
 from typing import Any
 
 import numpy as np
@@ -19,15 +20,16 @@ from sciml.forecast._protocol import AbstractForecaster, check_context, register
 __all__ = ["LinearAR", "NVAR"]
 
 
-class _DelayRidge(AbstractForecaster):
+class _DelayRidge(AbstractForecaster, abc.ABC):
     """Shared fit / forecast of the delayed-feature ridge models (not registered)."""
 
     lags: int
     skip: int
     alpha: float
 
-    def _features(self, lin: np.ndarray) -> np.ndarray:  # pragma: no cover - subclasses implement it
-        raise NotImplementedError
+    @abc.abstractmethod
+    def _features(self, lin: np.ndarray) -> np.ndarray:
+        """The regression features of the standardized lagged states (what each model adds)."""
 
     @property
     def min_context(self) -> int:  # type: ignore[override]

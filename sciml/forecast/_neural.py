@@ -12,6 +12,7 @@ estimator's learned arrays; with the dimension ``dim_``), so
 
 from __future__ import annotations
 
+import abc
 from typing import Any
 
 import numpy as np
@@ -39,7 +40,7 @@ class _Windows(Dataset):
         return {"x": self.x[i], "y": self.y[i]}
 
 
-class _TorchForecaster(AbstractForecaster):
+class _TorchForecaster(AbstractForecaster, abc.ABC):
     """Base of the window-to-chunk neural forecasters (abstract: subclasses give ``_module``).
 
     Subclasses set ``window``, ``chunk``, ``steps``, ``batch_size``, ``lr``, ``device``, ``seed``.
@@ -54,8 +55,9 @@ class _TorchForecaster(AbstractForecaster):
     device: str
     seed: int
 
-    def _module(self, dim: int) -> nn.Module:  # pragma: no cover - subclasses implement it
-        raise NotImplementedError
+    @abc.abstractmethod
+    def _module(self, dim: int) -> nn.Module:
+        """The network mapping a window ``[B, window, dim]`` to the next ``[B, chunk, dim]``."""
 
     def _targets(self, z: np.ndarray, starts: np.ndarray) -> np.ndarray:
         """The target of each window (default: the next ``chunk`` states)."""

@@ -30,6 +30,7 @@ so a saved estimator rebuilds the same functions without the training data.
 
 from __future__ import annotations
 
+import abc
 import difflib
 import itertools
 import math
@@ -116,7 +117,7 @@ class AbstractDictionary:
         return f"{type(self).__name__}('{self.spec}')"
 
 
-class _Polynomial(AbstractDictionary):
+class _Polynomial(AbstractDictionary, abc.ABC):
     def __init__(self, degree: int, spec: str):
         self.degree = int(degree)
         self.spec = spec
@@ -127,9 +128,9 @@ class _Polynomial(AbstractDictionary):
     def _coordinates(self, x: np.ndarray) -> np.ndarray:
         return x
 
+    @abc.abstractmethod
     def _univariate(self, z: np.ndarray) -> np.ndarray:
         """``[M, D]`` -> ``[degree + 1, M, D]``: the 1-D basis of each coordinate."""
-        raise NotImplementedError  # _Polynomial: subclasses implement it
 
     def transform(self, windows: np.ndarray) -> np.ndarray:
         z = self._coordinates(windows[:, -1])

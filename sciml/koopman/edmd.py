@@ -30,6 +30,7 @@ spectral properties of the Koopman operator", SIAM J. Appl. Dyn. Syst. 16 (2017)
 
 from __future__ import annotations
 
+import abc
 import numbers
 from typing import Any
 
@@ -59,7 +60,7 @@ def _check_seed(seed: Any, owner: str) -> None:
         raise ConfigError(f"{owner} seed={seed!r} is invalid; use an int >= 0")
 
 
-class _LiftedEDMD(AbstractKoopman):
+class _LiftedEDMD(AbstractKoopman, abc.ABC):
     """EDMD on a dictionary (the shared machinery of ``edmd``, ``resdmd`` and ``hankel_dmd``).
 
     Learned state (after ``fit``): ``eigenvalues_ [r]``, ``modes_ [D, r]`` (Koopman modes of
@@ -71,8 +72,9 @@ class _LiftedEDMD(AbstractKoopman):
     ``dictionary_<name>_``.
     """
 
+    @abc.abstractmethod
     def _spec(self) -> Any:
-        raise NotImplementedError  # _LiftedEDMD: subclasses implement it
+        """The dictionary spec (a string or a dictionary object) this estimator lifts the states with."""
 
     def _seed(self) -> int:
         return int(getattr(self, "seed", 0))

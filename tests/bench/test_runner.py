@@ -24,8 +24,8 @@ from sciml.bench import (
 from sciml.core.errors import ConfigError
 
 
-def _results(tmp_path, resume=False, settings=None, key=("i",)):
-    return Results(tmp_path / "sweep.json", "sweep", key=key, settings=settings or {"n": 6}, resume=resume)
+def _results(tmp_path, resume=False, settings=None, key=("i",), **options):
+    return Results(tmp_path / "sweep.json", "sweep", key=key, settings=settings or {"n": 6}, resume=resume, **options)
 
 
 def _symmetric(i: int) -> np.ndarray:
@@ -173,6 +173,18 @@ def test_a_cell_may_measure_several_rows(tmp_path):
         ("Thomas", "ours", 6),
         ("Thomas", "theirs", 12),
     ]
+
+
+def test_keep_other_settings_refuses_to_replace_a_sweep_of_other_settings(tmp_path):
+    results = _results(tmp_path, settings={"preset": "quick", "n": 6})
+    run_cells([Cell((0,), abs, (-1,))], SerialExecutor(), results)
+    before = (tmp_path / "sweep.json").read_bytes()
+    with pytest.raises(ConfigError, match=r"was written with other settings \(preset: \"quick\" there, \"full\" now\)"):
+        _results(tmp_path, settings={"preset": "full", "n": 6}, keep_other_settings=True)
+    # the same settings (or no protection) may start afresh over it
+    assert _results(tmp_path, settings={"preset": "quick", "n": 6}, keep_other_settings=True).rows() == []
+    assert _results(tmp_path, settings={"preset": "full", "n": 6}).rows() == []
+    assert (tmp_path / "sweep.json").read_bytes() == before  # constructing writes nothing
 
 
 def test_resume_refuses_a_file_written_with_other_settings(tmp_path):

@@ -92,7 +92,7 @@ def test_bad_input_is_one_line_and_exit_code_2(tmp_path, capsys):
     with pytest.raises(UnknownNameError, match="did you mean 'nvar'"):
         bench.run("quick", tmp_path, "serial", models="nvra")
     bench.run("quick", tmp_path, "serial", systems="Lorenz", models="persistence", plots=False)
-    with pytest.raises(ConfigError, match='holds a chaos sweep of other settings .setting: "rich" there') as info:
+    with pytest.raises(ConfigError, match='was written with other settings .setting: "rich" there') as info:
         bench.run("quick", tmp_path, "serial", systems="Lorenz", models="persistence", setting="limited", resume=True)
     assert "\n" not in str(info.value)
     kept = _cells(tmp_path)
