@@ -16,6 +16,9 @@ and how many ResDMD keeps (all within ``epsilon`` of the circle), and writes int
   pseudospectral contours ``tau(z) = 0.01 ... 0.3`` and the unit circle;
 * ``eigenfunctions.png``: the most accurate eigenfunctions on the phase plane;
 * ``forecast.png``: a held-out trajectory forecast by EDMD and by ResDMD's kept pairs;
+* ``spectral_measure.png``: the spectral measure of ``g = q`` (smoothed, from the
+  correlations of the trajectories), a continuous density, with the arguments of the
+  eigenvalues ResDMD keeps;
 * ``summary.json``: the numbers printed.
 """
 
@@ -30,7 +33,7 @@ import numpy as np
 from sciml.core.io import environment, write_json
 from sciml.core.plotting import label_axes, new_figure, save_figure
 from sciml.data import Provenance, load_trajectories, write_trajectories
-from sciml.koopman import EDMD, ResDMD, pendulum_trajectories
+from sciml.koopman import EDMD, ResDMD, pendulum_trajectories, spectral_measure
 from sciml.koopman.plots import eigenfunctions_figure, spectrum_figure
 
 
@@ -96,6 +99,25 @@ def main(argv: list[str] | None = None) -> dict:
     axes[0, 0].set_title("held-out pendulum trajectory, free-running forecast", fontsize=9)
     axes[0, 0].legend(fontsize=7, loc="upper right")
     save_figure(fig, out / "forecast.png")
+
+    # the spectral measure of g = q: the starting states are spread uniformly in energy and in
+    # phase along each orbit, an invariant measure, so the correlations are ensemble averages
+    lags = min(100, train.n_times)
+    theta = np.linspace(-np.pi, np.pi, 721)
+    density = spectral_measure(train.x, theta, lags, observable=lambda z: z[:, 0], filter="vandeven:8")
+    mass = float(density[:-1].sum() * (theta[1] - theta[0]))
+    summary["spectral_measure_mass"] = mass
+    summary["mean_q_squared"] = float((train.x[..., 0] ** 2).mean())
+    fig, axes = new_figure(1, 1, figsize=(6.4, 3.4))
+    ax = axes[0, 0]
+    ax.plot(theta, density, color="C0", lw=1.2, label=f"$\\nu_q$, {lags} lags, Vandeven filter (order 8)")
+    for k, z in enumerate(kept):
+        ax.axvline(np.angle(z), color="C3", lw=0.6, alpha=0.6, label="arg of ResDMD's kept eigenvalues" if k == 0 else None)
+    label_axes(ax, "$\\theta$ (eigenvalue $e^{i\\theta}$)", "density",
+               f"pendulum: spectral measure of q (mass {mass:.4f} = E[q^2])")
+    ax.legend(fontsize=7)
+    save_figure(fig, out / "spectral_measure.png")
+    print(f"spectral measure of q: mass {mass:.4f} (E[q^2] = {summary['mean_q_squared']:.4f})")
     write_json(out / "summary.json", summary)
     return summary
 

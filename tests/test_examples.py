@@ -6,6 +6,7 @@ import json
 import runpy
 import sys
 
+import numpy as np
 import pytest
 import torch
 
@@ -157,5 +158,7 @@ def test_koopman_pendulum_example_tiny(tmp_path, monkeypatch):
     assert summary["edmd_eigenvalues"] == 28 and summary["edmd_off_circle_by_more_than_epsilon"] >= 3
     assert summary["spurious_rejected"] and summary["resdmd_kept"] >= 1
     assert summary["resdmd_kept_max_distance_to_circle"] <= summary["epsilon"]
-    for name in ("spectrum.png", "eigenfunctions.png", "forecast.png", "pendulum.h5"):
+    # the smoothed spectral measure's total mass is c_0 = E[q^2] (the rectangle rule is exact for its trig polynomial)
+    assert summary["spectral_measure_mass"] == pytest.approx(summary["mean_q_squared"], rel=1e3 * np.finfo(float).eps)
+    for name in ("spectrum.png", "eigenfunctions.png", "forecast.png", "spectral_measure.png", "pendulum.h5"):
         assert (out / name).stat().st_size > 0

@@ -59,7 +59,8 @@ NAME = "chaos"
 DEFAULT_PRESET = "quick"
 DEFAULT_EXECUTOR = "process:2"
 FIRST_SLICE = ("persistence", "climatology", "ar", "nvar", "esn", "lstm", "nbeats")
-ALL_MODELS = (*FIRST_SLICE, "nhits", "tcn", "transformer", "sindy", "node")
+ALL_MODELS = (*FIRST_SLICE, "nhits", "tcn", "transformer", "sindy", "node", "koopman_edmd", "koopman_hankel_dmd",
+              "koopman_havok")
 QUICK_SYSTEMS = ("Lorenz", "Rossler", "Thomas", "Halvorsen", "SprottB")
 
 # Data and training budgets. "default" is the budget of the full sweep on a 2-core machine;

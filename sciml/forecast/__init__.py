@@ -8,6 +8,7 @@ forecasters register by name in :data:`sciml.core.registry.FORECASTERS`. See
 from sciml.forecast._baselines import Climatology, Persistence
 from sciml.forecast._esn import EchoStateNetwork
 from sciml.forecast._gtf import GTF, PLRNN, ShallowPLRNN, jacobian_product_sigma  # registers the objective gtf
+from sciml.forecast._koopman import EDMDForecaster, HankelDMDForecaster, HAVOKForecaster
 from sciml.forecast._linear import NVAR, LinearAR
 from sciml.forecast._lstm import LSTMForecaster
 from sciml.forecast._nbeats import NBEATS
@@ -36,6 +37,9 @@ __all__ = [
     "TransformerForecaster",
     "SINDyForecaster",
     "NeuralODEForecaster",
+    "EDMDForecaster",
+    "HankelDMDForecaster",
+    "HAVOKForecaster",
     "PLRNNGTF",
     "PLRNNAGTF",
     "PLRNNBPTT",

@@ -3,7 +3,8 @@
 Registered estimators: ``dmd`` (:class:`DMD`, exact DMD), ``edmd`` (:class:`EDMD`, on a
 dictionary of observables, :mod:`sciml.koopman.dictionaries`), ``kedmd``
 (:class:`KernelEDMD`), ``resdmd`` (:class:`ResDMD`, residual-verified eigenpairs and
-pseudospectra), ``hankel_dmd`` (:class:`HankelDMD`) and ``havok`` (:class:`HAVOK`). The
+pseudospectra), ``hankel_dmd`` (:class:`HankelDMD`) and ``havok`` (:class:`HAVOK`); spectral
+measures of measure-preserving systems from correlations (:func:`spectral_measure`). The
 linear-algebra core they share (snapshot pairs, truncated SVD, reduced operator, sorted
 eigenpairs, exact modes, the residual QR factor) lives in :mod:`sciml.koopman._core`. The
 lifted estimators follow the forecast protocol (``forecast(context, horizon)``,
@@ -40,6 +41,7 @@ from sciml.koopman.dmd import DMD, as_trajectories, relative_l2_per_trajectory
 from sciml.koopman.edmd import EDMD, HankelDMD, ResDMD
 from sciml.koopman.havok import HAVOK
 from sciml.koopman.kedmd import KernelEDMD, parse_kernel
+from sciml.koopman.spectral import autocorrelations, spectral_filter, spectral_measure
 from sciml.koopman.systems import pendulum_trajectories, quadratic_map, quadratic_map_eigenvalues
 
 __all__ = [
@@ -60,6 +62,9 @@ __all__ = [
     "make_dictionary",
     "parse_dictionary",
     "parse_kernel",
+    "autocorrelations",
+    "spectral_filter",
+    "spectral_measure",
     "pendulum_trajectories",
     "quadratic_map",
     "quadratic_map_eigenvalues",

@@ -53,6 +53,23 @@ class LiftedData:
     def n_pairs(self) -> int:
         return int(self.states.shape[0])
 
+    def lift_pairs(self, transform: Any) -> tuple[np.ndarray, np.ndarray]:
+        """``(transform(x_windows), transform(y_windows))``, each window of a trajectory lifted once.
+
+        Consecutive pairs share all but one window, so trajectories are lifted window by
+        window and then paired (half the work of lifting ``x`` and ``y`` apart).
+        """
+        if self.source is None:
+            return transform(self.x_windows), transform(self.y_windows)
+        x = self.source.x
+        n, t, d = x.shape
+        w = self.x_windows.shape[1]
+        win = np.lib.stride_tricks.sliding_window_view(x, w, axis=1).transpose(0, 1, 3, 2)  # [N, T-w+1, w, D]
+        psi = np.asarray(transform(np.ascontiguousarray(win).reshape(-1, w, d)))
+        psi = psi.reshape(n, t - w + 1, psi.shape[-1])
+        k = psi.shape[-1]
+        return np.ascontiguousarray(psi[:, :-1]).reshape(-1, k), np.ascontiguousarray(psi[:, 1:]).reshape(-1, k)
+
 
 def _as_trajectories(data: Any, dt: float | None, owner: str) -> Trajectories:
     if isinstance(data, Trajectories):

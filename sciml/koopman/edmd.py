@@ -150,18 +150,21 @@ class _LiftedEDMD(AbstractKoopman, abc.ABC):
                 f"or more snapshots (at least {k} pairs)"
             )
         w = pair_weights(weights, m, owner)
-        sw = np.sqrt(w)
-        psi_x = dictionary.transform(lifted.x_windows)
-        psi_y = dictionary.transform(lifted.y_windows)
+        psi_x, psi_y = lifted.lift_pairs(dictionary.transform)
         if not (np.isfinite(psi_x).all() and np.isfinite(psi_y).all()):
             raise DataError(f"{owner}: the dictionary {spec} overflows on the data; rescale the states or lower the degree")
-        xt = (psi_x * sw[:, None]).T  # [K, M]
-        yt = (psi_y * sw[:, None]).T
+        if weights is None:
+            # uniform weights 1/M scale every row by one number: the factors below are the same
+            # without it (it cancels in every ratio), so only the singular values are rescaled
+            xt, yt, states_w, uniform = psi_x.T, psi_y.T, lifted.states.T, 1.0 / np.sqrt(m)
+        else:
+            sw = np.sqrt(w)
+            xt, yt = (psi_x * sw[:, None]).T, (psi_y * sw[:, None]).T  # [K, M]
+            states_w, uniform = (lifted.states * sw[:, None]).T, 1.0  # [D, M]
         svd = truncated_svd(xt, self.rank, owner)
         a_tilde, _ = projected_operator(svd, yt)
         r, s, vh = svd.rank, svd.s, svd.Vh
         # states from z = U^T psi^T: weighted least squares over the data (z of the data is S Vh)
-        states_w = (lifted.states * sw[:, None]).T  # [D, M]
         readout = (states_w @ vh.T) / s[None, :]
         lam, xi = sorted_eig(a_tilde.T)  # left eigenvectors of A_tilde: phi_j(x) = z(x)^T xi_j
         xi = xi / np.linalg.norm(xi, axis=0, keepdims=True)
@@ -177,7 +180,7 @@ class _LiftedEDMD(AbstractKoopman, abc.ABC):
         self.basis_ = np.ascontiguousarray(svd.U, dtype=np.float64)
         self.readout_ = np.ascontiguousarray(readout, dtype=np.float64)
         self.residual_factor_ = np.ascontiguousarray(factor, dtype=np.float64)
-        self.singular_values_ = svd.singular_values.astype(np.float64)
+        self.singular_values_ = svd.singular_values.astype(np.float64) * uniform
         self.rank_ = int(r)
         self.dt_ = float(lifted.dt)
         self.n_features_ = int(d)

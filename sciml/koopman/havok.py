@@ -11,6 +11,12 @@ data, :meth:`simulate` runs the forced model with a given forcing, and :meth:`fo
 (the forecast protocol, where the future forcing is unknown) closes the loop with the fitted
 regression of ``v_r`` itself (the last row of the full ``[r, r]`` least-squares map).
 
+The continuous-time model of the paper, ``dv/dt = generator_ v`` (``[r, r]``, its unforced
+block ``generator_[:r-1, :r-1]`` with eigenvalues ``generator_eigenvalues_``), is fitted
+beside it by least squares on the time derivative of every delay coordinate, taken by
+second-order finite differences along each trajectory (central inside, one-sided second
+order at both ends; the scheme of PyDMD's ``HAVOK``, whose eigenvalues it reproduces).
+
 Reference
 ---------
 S. L. Brunton, B. W. Brunton, J. L. Proctor, E. Kaiser, J. N. Kutz, "Chaos as an
@@ -55,6 +61,10 @@ class HAVOK(AbstractKoopman):
         ``v_r`` along each training trajectory (from its ``d``-th state on).
     operator_ : ndarray ``[r-1, r-1]`` (``A``); forcing_gain_ : ndarray ``[r-1]`` (``B``);
     closure_ : ndarray ``[r]`` (the fitted regression of ``v_r``, used by :meth:`forecast`)
+    generator_ : ndarray ``[r, r]``
+        The continuous-time least-squares model ``dv/dt = generator_ v`` (module docstring).
+    generator_eigenvalues_ : ndarray ``[r-1]``, complex128
+        Eigenvalues of its unforced block (``log(eigenvalues_) / dt`` to first order in ``dt``).
     basis_ : ndarray ``[d D, r]`` (``U``); singular_values_; embedding_ : ndarray ``[D, r]``
         (``(U S)[:D]``: the present state of ``v``); rank_, dt_, n_features_
     """
@@ -106,6 +116,9 @@ class HAVOK(AbstractKoopman):
         full = b @ reg.U.T  # [r, r]: vy ~ full vx
         a = full[: r - 1, : r - 1]
         lam, w = sorted_eig(a)
+        # the continuous-time model: second-order differences along each trajectory
+        vdot = np.gradient(v, float(traj.dt), axis=1, edge_order=2 if tp >= 3 else 1)
+        generator = np.linalg.lstsq(v.reshape(-1, r), vdot.reshape(-1, r), rcond=None)[0].T
         embedding = (svd.U * svd.s[None, :])[: traj.dim]
         self.eigenvalues_ = lam
         self.modes_ = (embedding[:, : r - 1] @ w).astype(np.complex128)
@@ -113,6 +126,8 @@ class HAVOK(AbstractKoopman):
         self.operator_ = np.ascontiguousarray(a)
         self.forcing_gain_ = np.ascontiguousarray(full[: r - 1, r - 1])
         self.closure_ = np.ascontiguousarray(full[r - 1])
+        self.generator_ = np.ascontiguousarray(generator)
+        self.generator_eigenvalues_ = sorted_eig(generator[: r - 1, : r - 1])[0]
         self.basis_ = np.ascontiguousarray(svd.U)
         self.singular_values_ = svd.singular_values.astype(np.float64)
         self.embedding_ = np.ascontiguousarray(embedding)

@@ -39,11 +39,11 @@ from sciml.core.errors import ConfigError, DataError
 from sciml.core.estimator import register_estimator
 from sciml.koopman._core import (
     check_rank,
+    gram_eig,
     pair_residuals,
     pseudospectrum,
     residual_factor,
     sorted_eig,
-    truncated_svd,
 )
 from sciml.koopman._lifted import AbstractKoopman, lift_data, pair_weights
 
@@ -174,7 +174,7 @@ class KernelEDMD(AbstractKoopman):
         if not (np.isfinite(gram).all() and np.isfinite(cross).all()):
             raise DataError(f"KernelEDMD: the kernel {self.kernel} overflows on the data; rescale the states")
         gram = (gram + gram.T) / 2
-        svd = truncated_svd(gram, self.rank, owner)
+        svd = gram_eig(gram, self.rank, owner)
         q, s = svd.U, svd.s
         sigma = np.sqrt(s)
         k_hat = (q.T @ cross @ q) / np.outer(sigma, sigma)  # Sigma^+ Q^T A_hat Q Sigma^+

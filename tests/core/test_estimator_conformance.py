@@ -130,7 +130,8 @@ def _forecaster_case(name: str) -> Case:
     a small network on the linear file, windows of 8 states; ``predict`` forecasts one step
     after a context of 10 states. ``tests/forecast/test_conformance.py`` checks their skill."""
     names = ESTIMATORS.get(name).param_names()
-    small = {"steps": 3, "max_steps": 3, "epochs": 1, "window": 8, "sequence_length": 5, "hidden": 4, "warmup": 5}
+    small = {"steps": 3, "max_steps": 3, "epochs": 1, "window": 8, "sequence_length": 5, "hidden": 4, "warmup": 5,
+             "dictionary": "rbf:20", "delays": 4}
     params = {k: v for k, v in small.items() if k in names}
     return Case(
         params=params,

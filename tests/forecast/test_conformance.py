@@ -16,7 +16,8 @@ EPS = np.finfo(np.float64).eps
 TEST_BUDGET = 150
 BUDGET_PARAMS = ("steps", "max_steps", "epochs", "max_epochs", "n_epochs", "iterations")
 # the models whose one-step forecast must beat persistence's (the baselines are compared with each other below)
-LEARNED = ("ar", "nvar", "esn", "sindy", "lstm", "nbeats", "nhits", "tcn", "transformer", "node")
+LEARNED = ("ar", "nvar", "esn", "sindy", "lstm", "nbeats", "nhits", "tcn", "transformer", "node", "koopman_edmd",
+           "koopman_hankel_dmd", "koopman_havok")
 NAMES = FORECASTERS.names()
 
 
