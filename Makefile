@@ -18,6 +18,7 @@ $(STAMP): pyproject.toml constraints.txt
 
 demo: $(STAMP)
 	$(PY) examples/quickstart.py --out runs/quickstart
+	$(PY) -m sciml bench chaos --preset demo --executor serial --out runs/chaos_demo
 
 test: $(STAMP)
 	$(PY) -m ruff check sciml tests examples benchmarks
