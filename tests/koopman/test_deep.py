@@ -126,3 +126,32 @@ def test_the_objective_computes_the_three_losses_of_the_paper():
     seq = torch.cat([x, y], dim=1)
     assert abs(float(DeepKoopmanLoss()(net, {"x": seq})["prediction"]) - float(pred)) <= tol * float(pred)
     torch.set_grad_enabled(True)
+
+
+def test_sciml_train_fits_the_registered_model_with_the_objective(tmp_path):
+    """The ``dynamics`` task (what ``sciml train`` runs) trains MODELS/OBJECTIVES ``deep_koopman`` on windows."""
+    from sciml.core.config import config_from_dict
+    from sciml.data import TrajectoryDataset
+    from sciml.data.generators import generate
+    from sciml.experiment import train_experiment
+
+    path = tmp_path / "linear.h5"
+    generate("linear_ode", path, n=16, n_times=20, dt=0.1, dim=2, seed=0, matrix_seed=3)
+    options = {"context": 1, "horizon": 4}
+    cfg = config_from_dict(
+        {
+            "data": {"path": str(path), "kind": "trajectories", "normalize": False, "options": options},
+            "model": {"name": "deep_koopman", "kwargs": {"latent": 2, "hidden": 16, "steps": 4}},
+            "objective": {"name": "deep_koopman"},
+            "optimizer": {"name": "adam", "kwargs": {"lr": 1e-2}},
+            "train": {"epochs": 40, "batch_size": 8, "metrics": [], "seed": 0, "run_dir": str(tmp_path / "run")},
+        }
+    )
+    metrics = train_experiment(cfg, plots=False)["test"]
+    assert {"test_reconstruction", "test_linearity", "test_prediction"} <= set(metrics)
+    test = TrajectoryDataset(path, "test", **options)
+    x = np.stack([test[i]["x"].numpy() for i in range(len(test))])
+    y = np.stack([test[i]["y"].numpy() for i in range(len(test))])
+    persistence = float(np.mean((y - x[:, -1:]) ** 2))  # the same per-sample mean over the 4 targets
+    # measured: 2.1e-4 (seed 0) and 4.2e-4 (seed 1) against persistence's 0.135, ratios 1.6e-3 and 3.1e-3
+    assert metrics["test_prediction"] < persistence / 50, (metrics["test_prediction"], persistence)
