@@ -330,7 +330,7 @@ def build_parser() -> argparse.ArgumentParser:
     f.add_argument("--method", required=True, help="edmd, kedmd, resdmd, hankel_dmd, havok or dmd")
     f.add_argument(
         "--dictionary", default=None,
-        help="monomial:p, hermite:p, legendre:p, rbf:K, rff:K, delay:d (edmd/resdmd; default monomial:2); "
+        help="monomial:p, hermite:p, legendre:p, rbf:K, rff:K, delay:d, neural:N (edmd/resdmd; default monomial:2); "
         "gaussian[:H] or polynomial:p (kedmd); delay:d (hankel_dmd, havok; default delay:10)",
     )
     f.add_argument("--epsilon", type=float, default=None, help="ResDMD's residual threshold (default 0.1)")

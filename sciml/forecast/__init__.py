@@ -6,6 +6,7 @@ forecasters register by name in :data:`sciml.core.registry.FORECASTERS`. See
 """
 
 from sciml.forecast._baselines import Climatology, Persistence
+from sciml.forecast._deep_koopman import DeepKoopmanForecaster
 from sciml.forecast._esn import EchoStateNetwork
 from sciml.forecast._gtf import GTF, PLRNN, ShallowPLRNN, jacobian_product_sigma  # registers the objective gtf
 from sciml.forecast._koopman import EDMDForecaster, HankelDMDForecaster, HAVOKForecaster
@@ -40,6 +41,7 @@ __all__ = [
     "EDMDForecaster",
     "HankelDMDForecaster",
     "HAVOKForecaster",
+    "DeepKoopmanForecaster",
     "PLRNNGTF",
     "PLRNNAGTF",
     "PLRNNBPTT",

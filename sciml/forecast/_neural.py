@@ -59,6 +59,10 @@ class _TorchForecaster(AbstractForecaster, abc.ABC):
     def _module(self, dim: int) -> nn.Module:
         """The network mapping a window ``[B, window, dim]`` to the next ``[B, chunk, dim]``."""
 
+    def _objective(self) -> Any:
+        """The Trainer's objective over ``{"x": window, "y": next chunk}`` batches (default: their MSE)."""
+        return Supervised("mse")
+
     def _targets(self, z: np.ndarray, starts: np.ndarray) -> np.ndarray:
         """The target of each window (default: the next ``chunk`` states)."""
         idx = starts[:, None] + self.window + np.arange(self.chunk)[None]
@@ -105,7 +109,7 @@ class _TorchForecaster(AbstractForecaster, abc.ABC):
         net = self._module(d)
         trainer = Trainer(
             net,
-            Supervised("mse"),
+            self._objective(),
             optimizer="adam",
             lr=self.lr,
             max_steps=self.steps,

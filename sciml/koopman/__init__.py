@@ -4,8 +4,9 @@ Registered estimators: ``dmd`` (:class:`DMD`, exact DMD), ``edmd`` (:class:`EDMD
 dictionary of observables, :mod:`sciml.koopman.dictionaries`), ``kedmd``
 (:class:`KernelEDMD`), ``resdmd`` (:class:`ResDMD`, residual-verified eigenpairs and
 pseudospectra), ``hankel_dmd`` (:class:`HankelDMD`) and ``havok`` (:class:`HAVOK`); spectral
-measures of measure-preserving systems from correlations (:func:`spectral_measure`). The
-linear-algebra core they share (snapshot pairs, truncated SVD, reduced operator, sorted
+measures of measure-preserving systems from correlations (:func:`spectral_measure`). The deep
+Koopman autoencoder (:mod:`sciml.koopman.deep`: model and objective ``deep_koopman``) is trained
+by gradient descent; its forecaster lives in :mod:`sciml.forecast`. The linear-algebra core they share (snapshot pairs, truncated SVD, reduced operator, sorted
 eigenpairs, exact modes, the residual QR factor) lives in :mod:`sciml.koopman._core`. The
 lifted estimators follow the forecast protocol (``forecast(context, horizon)``,
 ``min_context``) without importing ``sciml.forecast``. See ``docs/koopman.md``.
@@ -25,12 +26,14 @@ from sciml.koopman._core import (
     truncated_svd,
 )
 from sciml.koopman._task import KoopmanConfig, KoopmanTask
+from sciml.koopman.deep import DeepKoopman, DeepKoopmanLoss, deep_koopman
 from sciml.koopman.dictionaries import (
     AbstractDictionary,
     CallableDictionary,
     Hermite,
     Legendre,
     Monomials,
+    NeuralDictionary,
     RadialBasis,
     RandomFourier,
     TimeDelay,
@@ -51,11 +54,15 @@ __all__ = [
     "HankelDMD",
     "KernelEDMD",
     "ResDMD",
+    "DeepKoopman",
+    "DeepKoopmanLoss",
+    "deep_koopman",
     "AbstractDictionary",
     "CallableDictionary",
     "Hermite",
     "Legendre",
     "Monomials",
+    "NeuralDictionary",
     "RadialBasis",
     "RandomFourier",
     "TimeDelay",

@@ -18,7 +18,14 @@ Spec strings name a dictionary in configs and on the command line:
 ``rff:K``          the constant, the state ``x`` and ``K`` random Fourier features ``sqrt(2/K) cos(w_j . z + b_j)``
                    of the standardized state ``z``, ``w_j ~ N(0, I / l^2)`` (``l = 1``; ``rff:K,scale=L``)
 ``delay:d``        the time-delay embedding ``[x_k, x_{k-1}, ..., x_{k-d+1}]`` (``d D`` functions)
+``neural:N``       the constant, the state ``x`` and ``N`` features of a tanh MLP trained on the snapshot
+                   pairs (EDMD with dictionary learning, :mod:`sciml.koopman.learned`); options
+                   ``hidden``, ``depth``, ``iterations``, ``inner_steps``, ``lr``, ``ridge``, ``device``
 =================  ===========================================================================
+
+Most dictionaries are fitted on the training states alone (:meth:`AbstractDictionary.fit`);
+a learned one is also fitted on the snapshot pairs (:meth:`AbstractDictionary.fit_pairs`,
+which the estimators call after ``fit``, before they lift the data).
 
 A Python callable ``f(x [M, D]) -> [M, K]`` is a dictionary too (:class:`CallableDictionary`);
 it cannot be saved by name, so estimators built on one fit and predict but do not save.
@@ -40,6 +47,7 @@ from typing import Any
 import numpy as np
 
 from sciml.core.errors import ConfigError, ShapeError
+from sciml.koopman.learned import mlp_features, train_neural_dictionary
 
 __all__ = [
     "AbstractDictionary",
@@ -50,6 +58,7 @@ __all__ = [
     "RandomFourier",
     "TimeDelay",
     "CallableDictionary",
+    "NeuralDictionary",
     "DICTIONARY_KINDS",
     "make_dictionary",
     "parse_dictionary",
@@ -92,6 +101,14 @@ class AbstractDictionary:
     def fit(self, states: np.ndarray, dim: int, seed: int = 0) -> AbstractDictionary:
         """Learn data-dependent parts (centres, scalings) from training states ``[M, D]``; returns self."""
         self.dim = int(dim)
+        return self
+
+    def fit_pairs(self, x_windows: np.ndarray, y_windows: np.ndarray, weights: np.ndarray, seed: int = 0) -> AbstractDictionary:
+        """Learn from the snapshot pairs ``[M, window, D]`` (weights ``[M]``), after :meth:`fit`; returns self.
+
+        Only learned dictionaries use the pairs (the others return at once); the estimators
+        call it on every fit.
+        """
         return self
 
     def n_functions(self, dim: int) -> int:
@@ -294,6 +311,90 @@ class TimeDelay(AbstractDictionary):
         return windows[:, ::-1].reshape(windows.shape[0], -1)
 
 
+class NeuralDictionary(AbstractDictionary):
+    """The constant, the state and ``n_features`` learned tanh-MLP observables (``neural:N``; Li et al. 2017).
+
+    ``psi(x) = [1, x, (h(z) - m) / s]`` with ``z`` the standardized state and ``h`` an MLP of
+    ``depth`` hidden tanh layers of width ``hidden``, trained on the snapshot pairs by EDMD
+    with dictionary learning (:func:`sciml.koopman.learned.train_neural_dictionary`):
+    ``iterations`` times, the ridge-regularized EDMD solve for ``K``, then ``inner_steps``
+    Adam steps (learning rate ``lr``) on ``|Psi(Y) - Psi(X) K|^2``. ``m, s`` are the weighted
+    mean and standard deviation of the outputs on the training states. Float64, on
+    ``device``, deterministic from the estimator's ``seed``. The learned weights are arrays
+    of :meth:`state`, so a saved estimator rebuilds the same functions.
+    """
+
+    def __init__(
+        self,
+        n_features: int,
+        spec: str,
+        hidden: float = 32,
+        depth: float = 2,
+        iterations: float = 800,
+        inner_steps: float = 1,
+        lr: float = 1e-2,
+        ridge: float = 1e-8,
+        device: str = "cpu",
+    ):
+        self.n_features = int(n_features)
+        self.spec = spec
+        for name, value in (("hidden", hidden), ("depth", depth), ("iterations", iterations), ("inner_steps", inner_steps)):
+            if float(value) != int(value) or int(value) < 1:
+                raise ConfigError(f"dictionary '{spec}': option {name}={value} must be an integer >= 1")
+        self.hidden, self.depth = int(hidden), int(depth)
+        self.iterations, self.inner_steps = int(iterations), int(inner_steps)
+        self.lr, self.ridge = float(lr), float(ridge)
+        self.device = str(device)
+
+    def n_functions(self, dim):
+        return 1 + dim + self.n_features
+
+    def fit(self, states, dim, seed=0):
+        super().fit(states, dim, seed)
+        self.shift = states.mean(axis=0)
+        std = states.std(axis=0)
+        self.scale = np.where(std > 0, std, 1.0)
+        return self
+
+    def fit_pairs(self, x_windows, y_windows, weights, seed=0):
+        x, y = x_windows[:, -1], y_windows[:, -1]
+        trained = train_neural_dictionary(
+            (x - self.shift) / self.scale,
+            (y - self.shift) / self.scale,
+            x,
+            y,
+            weights,
+            n_features=self.n_features,
+            hidden=self.hidden,
+            depth=self.depth,
+            iterations=self.iterations,
+            inner_steps=self.inner_steps,
+            lr=self.lr,
+            ridge=self.ridge,
+            seed=int(seed),
+            device=self.device,
+        )
+        for key, value in trained.items():
+            setattr(self, key, value)
+        return self
+
+    def _layers(self) -> list[tuple[np.ndarray, np.ndarray]]:
+        return [(getattr(self, f"weight_{i}"), getattr(self, f"bias_{i}")) for i in range(self.depth + 1)]
+
+    def state(self):
+        arrays = {"shift": self.shift, "scale": self.scale}
+        for i in range(self.depth + 1):
+            arrays[f"weight_{i}"] = getattr(self, f"weight_{i}")
+            arrays[f"bias_{i}"] = getattr(self, f"bias_{i}")
+        arrays.update(feature_mean=self.feature_mean, feature_std=self.feature_std, loss_history=self.loss_history)
+        return arrays
+
+    def transform(self, windows):
+        x = windows[:, -1]
+        h = mlp_features((x - self.shift) / self.scale, self._layers())
+        return np.concatenate([np.ones((x.shape[0], 1)), x, (h - self.feature_mean) / self.feature_std], axis=1)
+
+
 class CallableDictionary(AbstractDictionary):
     """A user function ``f(x [M, D]) -> [M, K]`` as a pointwise dictionary (not saved by name)."""
 
@@ -322,12 +423,20 @@ DICTIONARY_KINDS: dict[str, tuple[type[AbstractDictionary], str, tuple[str, ...]
     "rbf": (RadialBasis, "the number of centres", ("width",)),
     "rff": (RandomFourier, "the number of features", ("scale",)),
     "delay": (TimeDelay, "the number of delays", ()),
+    "neural": (
+        NeuralDictionary,
+        "the number of learned features",
+        ("hidden", "depth", "iterations", "inner_steps", "lr", "ridge", "device"),
+    ),
 }
 
-_EXAMPLES = "monomial:3, hermite:4, legendre:4, rbf:200, rff:100, delay:10"
+#: options whose value is a word, not a number
+_TEXT_OPTIONS = ("device",)
+
+_EXAMPLES = "monomial:3, hermite:4, legendre:4, rbf:200, rff:100, delay:10, neural:16"
 
 
-def parse_dictionary(spec: str) -> tuple[str, int, dict[str, float]]:
+def parse_dictionary(spec: str) -> tuple[str, int, dict[str, Any]]:
     """Split a spec string into ``(kind, integer, options)`` with one-line ConfigErrors.
 
     >>> parse_dictionary("rbf:50,width=0.3")
@@ -335,9 +444,9 @@ def parse_dictionary(spec: str) -> tuple[str, int, dict[str, float]]:
     >>> parse_dictionary("monomail:3")
     Traceback (most recent call last):
     ...
-    sciml.core.errors.ConfigError: unknown dictionary 'monomail:3' (did you mean 'monomial'?); valid: monomial:p, hermite:p, legendre:p, rbf:K, rff:K, delay:d (e.g. monomial:3, hermite:4, legendre:4, rbf:200, rff:100, delay:10)
+    sciml.core.errors.ConfigError: unknown dictionary 'monomail:3' (did you mean 'monomial'?); valid: monomial:p, hermite:p, legendre:p, rbf:K, rff:K, delay:d, neural:N (e.g. monomial:3, hermite:4, legendre:4, rbf:200, rff:100, delay:10, neural:16)
     """
-    valid = "monomial:p, hermite:p, legendre:p, rbf:K, rff:K, delay:d"
+    valid = "monomial:p, hermite:p, legendre:p, rbf:K, rff:K, delay:d, neural:N"
     if not isinstance(spec, str) or not spec.strip():
         raise ConfigError(f"dictionary {spec!r} is not a spec string; valid: {valid} (e.g. {_EXAMPLES})")
     text = spec.strip()
@@ -356,7 +465,7 @@ def parse_dictionary(spec: str) -> tuple[str, int, dict[str, float]]:
     lowest = 1 if kind != "monomial" else 0
     if not colon or n < lowest or str(n) != number.strip():
         raise ConfigError(f"dictionary '{text}' needs {meaning} as an int >= {lowest} after the colon, e.g. {kind}:3")
-    parsed: dict[str, float] = {}
+    parsed: dict[str, Any] = {}
     for item in filter(None, (p.strip() for p in rest.split(","))):
         key, eq, value = item.partition("=")
         if key not in options or not eq:
@@ -364,6 +473,11 @@ def parse_dictionary(spec: str) -> tuple[str, int, dict[str, float]]:
                 f"dictionary '{text}': unknown option '{item}'; {kind} takes "
                 f"{', '.join(o + '=VALUE' for o in options) or 'no options'}"
             )
+        if key in _TEXT_OPTIONS:
+            if not value.strip():
+                raise ConfigError(f"dictionary '{text}': option {key}= is empty; e.g. {key}=cpu")
+            parsed[key] = value.strip()
+            continue
         try:
             parsed[key] = float(value)
         except ValueError:

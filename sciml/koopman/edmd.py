@@ -150,6 +150,7 @@ class _LiftedEDMD(AbstractKoopman, abc.ABC):
                 f"or more snapshots (at least {k} pairs)"
             )
         w = pair_weights(weights, m, owner)
+        dictionary.fit_pairs(lifted.x_windows, lifted.y_windows, w, self._seed())  # learned dictionaries train here
         psi_x, psi_y = lifted.lift_pairs(dictionary.transform)
         if not (np.isfinite(psi_x).all() and np.isfinite(psi_y).all()):
             raise DataError(f"{owner}: the dictionary {spec} overflows on the data; rescale the states or lower the degree")
@@ -251,13 +252,14 @@ class EDMD(_LiftedEDMD):
     ----------
     dictionary : str or callable
         A spec (``monomial:3``, ``hermite:4``, ``legendre:4``, ``rbf:200``, ``rff:100``,
-        ``delay:10``; :mod:`sciml.koopman.dictionaries`) or a function ``x [M, D] -> [M, K]``
+        ``delay:10``, ``neural:16`` (learned observables, trained on the pairs);
+        :mod:`sciml.koopman.dictionaries`) or a function ``x [M, D] -> [M, K]``
         (not saved by name). A good start for smooth low-dimensional systems is a
         polynomial of degree 3-5, for others ``rbf:K`` with ``K`` a tenth of the pairs.
     rank : None, int or float in (0, 1)
         Truncation of the SVD of the weighted lifted snapshots, as for :class:`~sciml.koopman.DMD`.
     seed : int
-        For the k-means centres and random features.
+        For the k-means centres, random features and the initialisation of learned ones.
 
     Attributes
     ----------
