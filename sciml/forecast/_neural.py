@@ -59,6 +59,10 @@ class _TorchForecaster(AbstractForecaster, abc.ABC):
     def _module(self, dim: int) -> nn.Module:
         """The network mapping a window ``[B, window, dim]`` to the next ``[B, chunk, dim]``."""
 
+    def _trainer_options(self) -> dict[str, Any]:
+        """Extra keywords of the :class:`~sciml.training.Trainer` (a learning-rate schedule, say); none by default."""
+        return {}
+
     def _targets(self, z: np.ndarray, starts: np.ndarray) -> np.ndarray:
         """The target of each window (default: the next ``chunk`` states)."""
         idx = starts[:, None] + self.window + np.arange(self.chunk)[None]
@@ -114,6 +118,7 @@ class _TorchForecaster(AbstractForecaster, abc.ABC):
             seed=self.seed,
             progress=False,
             metrics=(),
+            **self._trainer_options(),
         )
         history = trainer.fit(data)
         self.dim_ = int(d)

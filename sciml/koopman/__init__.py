@@ -40,6 +40,7 @@ from sciml.koopman.dmd import DMD, as_trajectories, relative_l2_per_trajectory
 from sciml.koopman.edmd import EDMD, HankelDMD, ResDMD
 from sciml.koopman.havok import HAVOK
 from sciml.koopman.kedmd import KernelEDMD, parse_kernel
+from sciml.koopman.stnn import HankelLinear, StNN, hankel_matvec
 from sciml.koopman.systems import pendulum_trajectories, quadratic_map, quadratic_map_eigenvalues
 
 __all__ = [
@@ -49,6 +50,9 @@ __all__ = [
     "HankelDMD",
     "KernelEDMD",
     "ResDMD",
+    "StNN",
+    "HankelLinear",
+    "hankel_matvec",
     "AbstractDictionary",
     "CallableDictionary",
     "Hermite",
