@@ -29,9 +29,14 @@ the error curve against lead time, ``params`` (numbers the forecast uses), ``fit
 on 1024 windows; for the StNN both by the FFT and by the gathered dense Hankel matrix).
 Everything is timed in the same process, one torch thread.
 
+``layer_scaling`` (in the payload) times one ``[64, n] -> [64, n]`` product of a Hankel layer
+by the FFT, of the same layer gathered into its dense matrix, and of ``nn.Linear(n, n)``, for
+``n`` in the preset's ``layer_sizes``.
+
 Targets (the paper's claims that this run can check; the errors are reported only):
-``stnn_params_ratio_vs_delay_mlp_SYSTEM < 1`` and
-``stnn_inference_time_ratio_vs_delay_mlp_SYSTEM <= 1`` (one-step inference, median).
+``stnn_params_ratio_vs_delay_mlp_SYSTEM < 1``,
+``stnn_inference_time_ratio_vs_delay_mlp_SYSTEM <= 1`` (one-step inference, median) and
+``hankel_fft_time_ratio_vs_dense_layer_nN < 1`` at the largest ``n`` timed.
 
 Usage::
 
@@ -80,6 +85,7 @@ PRESETS: dict[str, dict[str, Any]] = {
         "train_periods": {"lotka_volterra": 12.0, "lorenz": 40.0},
         "steps": 3000,
         "repeats": 7,
+        "layer_sizes": [64, 256, 1024, 4096],
         "models": list(MODELS),
     },
     "default": {
@@ -87,6 +93,7 @@ PRESETS: dict[str, dict[str, Any]] = {
         "train_periods": {"lotka_volterra": 24.0, "lorenz": 80.0},
         "steps": 8000,
         "repeats": 15,
+        "layer_sizes": [64, 256, 1024, 4096, 16384],
         "models": list(MODELS),
     },
     # seconds: the tests' run
@@ -95,6 +102,7 @@ PRESETS: dict[str, dict[str, Any]] = {
         "train_periods": {"lotka_volterra": 3.0, "lorenz": 6.0},
         "steps": 20,
         "repeats": 2,
+        "layer_sizes": [64, 256],
         "models": list(MODELS),
     },
 }
@@ -289,9 +297,48 @@ def run_cell(system: str, model: str, cfg: dict[str, Any], params: dict[str, Any
     return row
 
 
+def layer_scaling(sizes: list[int], repeats: int, device: str = "cpu", batch: int = 64) -> list[dict[str, Any]]:
+    """Seconds of one ``[batch, n] -> [batch, n]`` product: Hankel by the FFT, Hankel gathered dense, ``nn.Linear``.
+
+    float32, one torch thread, median / min / max over ``repeats`` after a warm-up; the
+    parameters of each layer beside it. Shows where the FFT's ``O(n log n)`` overtakes the
+    ``O(n^2)`` dense product on this machine.
+    """
+    import torch
+    from torch import nn
+
+    from sciml.koopman.stnn import HankelLinear
+
+    torch.set_num_threads(1)
+    rows = []
+    for n in sizes:
+        x = torch.randn(batch, n, generator=torch.Generator().manual_seed(n)).to(device)
+        hankel = HankelLinear(n, n).to(device)
+        dense = nn.Linear(n, n).to(device)
+        row: dict[str, Any] = {"n": int(n), "batch": int(batch), "hankel_params": sum(p.numel() for p in hankel.parameters()),
+                               "dense_params": sum(p.numel() for p in dense.parameters())}  # fmt: skip
+        for label, layer, mode in (("hankel_fft", hankel, "fft"), ("hankel_gathered", hankel, "dense"),
+                                   ("dense", dense, None)):  # fmt: skip
+            if mode is not None:
+                layer.mode = mode
+
+            def call(layer=layer, x=x):
+                with torch.no_grad():
+                    y = layer(x)
+                if device.startswith("cuda"):
+                    torch.cuda.synchronize()
+                return y
+
+            t, _ = _timed(call, repeats)
+            row[f"{label}_seconds"] = {k: (round(v, 8) if isinstance(v, float) else v) for k, v in t.items()}
+        rows.append(row)
+    return rows
+
+
 # ----------------------------------------------------------------------------- summary
-def targets(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
-    """The checkable claims: the StNN has fewer parameters and a faster one-step inference than the dense network."""
+def targets(rows: list[dict[str, Any]], scaling: list[dict[str, Any]] = ()) -> list[dict[str, Any]]:
+    """The checkable claims: the StNN has fewer parameters and a faster one-step inference than the dense network;
+    at the largest layer size timed, the FFT product of a Hankel layer is faster than a dense layer's."""
     by = {(r["system"], r["model"]): r for r in rows}
     out = []
     for system in SYSTEMS:
@@ -304,6 +351,11 @@ def targets(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
         t = st["inference_seconds"]["median"] / mlp["inference_seconds"]["median"]
         out.append({"name": f"stnn_inference_time_ratio_vs_delay_mlp_{system}", "measured": round(t, 4),
                     "goal": "<= 1", "met": bool(t <= 1)})  # fmt: skip
+    if scaling:
+        big = max(scaling, key=lambda r: r["n"])
+        t = big["hankel_fft_seconds"]["median"] / big["dense_seconds"]["median"]
+        out.append({"name": f"hankel_fft_time_ratio_vs_dense_layer_n{big['n']}", "measured": round(t, 4),
+                    "goal": "< 1", "met": bool(t < 1)})  # fmt: skip
     return out
 
 
@@ -325,6 +377,14 @@ def markdown(rows: list[dict[str, Any]]) -> str:
         ])  # fmt: skip
     units = sorted({f"{r['system']}: 1 unit = 1 {r['unit']} ({r['unit_time']:.4g} time units)" for r in rows})
     return markdown_table(head, lines) + "\n\n" + "; ".join(units) + "\n"
+
+
+def scaling_markdown(rows: list[dict[str, Any]]) -> str:
+    head = ["n (in = out)", "Hankel params", "dense params", "Hankel FFT ms", "Hankel gathered ms", "nn.Linear ms"]
+    lines = [[str(r["n"]), str(r["hankel_params"]), str(r["dense_params"]),
+              *(f"{1e3 * r[k + '_seconds']['median']:.3g}" for k in ("hankel_fft", "hankel_gathered", "dense"))]
+             for r in rows]  # fmt: skip
+    return markdown_table(head, lines) + f"\n\none [{rows[0]['batch'] if rows else 64}, n] product, median\n"
 
 
 def plot(rows: list[dict[str, Any]], out: Path, name: str, title: str) -> list[Path]:
@@ -427,9 +487,12 @@ def run(
         results = Results(out / f"{name}.json", NAME, key=("system", "model"), settings=json.loads(json.dumps(settings)),
                           command=command, environment={"torch_threads": 1, "executor": spec}, resume=resume)  # fmt: skip
 
+        scaling: list[dict[str, Any]] = []  # filled after the cells
+
         def write(complete: bool = False) -> dict[str, Any]:
             rows = results.rows(order)
-            return results.write(order=order, complete=complete, rows=rows, targets=targets(rows))
+            return results.write(order=order, complete=complete, rows=rows, targets=targets(rows, scaling),
+                                 layer_scaling=scaling)  # fmt: skip
 
         def show(r: dict[str, Any]) -> None:
             print(f"  {r['system']:15s} {r['model']:11s} params {r['params']:6d}  NRMSE@1 {_fmt(r['nrmse_1'])}  "
@@ -438,9 +501,11 @@ def run(
         failure = lambda cell, message: print(f"  {cell.label} FAILED {message}", flush=True)  # noqa: E731
         report = run_cells(cells, pool, results, time_limit=time_limit, progress=progress, on_row=show,
                            on_failure=failure, write=write)  # fmt: skip
+    scaling.extend(layer_scaling(cfg["layer_sizes"], int(cfg["repeats"]), device))
     payload = write(complete=not results.failures(order) and not report.not_started)
     print()
     print(markdown(payload["rows"]))
+    print(scaling_markdown(scaling))
     print(format_targets(payload["targets"]))
     pngs = plot(payload["rows"], out, name, f"StNN vs dense, HAVOK, SINDy; preset {preset}, one CPU thread") \
         if plots and payload["rows"] else []  # fmt: skip

@@ -7,7 +7,9 @@ pseudospectra), ``hankel_dmd`` (:class:`HankelDMD`) and ``havok`` (:class:`HAVOK
 linear-algebra core they share (snapshot pairs, truncated SVD, reduced operator, sorted
 eigenpairs, exact modes, the residual QR factor) lives in :mod:`sciml.koopman._core`. The
 lifted estimators follow the forecast protocol (``forecast(context, horizon)``,
-``min_context``) without importing ``sciml.forecast``. See ``docs/koopman.md``.
+``min_context``) without importing ``sciml.forecast``. :mod:`sciml.koopman.stnn` holds the
+Hankel-structured layers and network (:class:`StNN`, a torch module; the forecaster ``stnn``
+of :mod:`sciml.forecast` trains it). See ``docs/koopman.md``.
 """
 
 from sciml.koopman._core import (

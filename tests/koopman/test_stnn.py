@@ -170,6 +170,10 @@ def test_benchmark_tiny_preset_runs_end_to_end(tmp_path):
         assert t["met"] and t["measured"] == pytest.approx(ratio, abs=5e-6)  # stored to 5 decimals
         assert f"stnn_inference_time_ratio_vs_delay_mlp_{system}" in targets
     assert "forward_seconds_fft" in rows[("lorenz", "stnn")] and "forward_seconds" in rows[("lorenz", "delay_mlp")]
+    scaling = saved["layer_scaling"]
+    assert [r["n"] for r in scaling] == [64, 256]
+    assert all(r["hankel_params"] == 3 * r["n"] - 1 and r["dense_params"] == r["n"] ** 2 + r["n"] for r in scaling)
+    assert "hankel_fft_time_ratio_vs_dense_layer_n256" in targets
     assert (tmp_path / "koopman_stnn_tiny_forecast.png").stat().st_size > 0
     assert (tmp_path / "koopman_stnn_tiny_error.png").stat().st_size > 0
 
