@@ -93,7 +93,7 @@ PRESETS: dict[str, dict[str, Any]] = {
         "train_periods": {"lotka_volterra": 24.0, "lorenz": 80.0},
         "steps": 8000,
         "repeats": 15,
-        "layer_sizes": [64, 256, 1024, 4096, 16384],
+        "layer_sizes": [64, 256, 1024, 2048, 4096],
         "models": list(MODELS),
     },
     # seconds: the tests' run

@@ -117,8 +117,6 @@ class HankelLinear(nn.Module):
         bound = 1.0 / math.sqrt(in_features)
         self.h = nn.Parameter(torch.empty(in_features + out_features - 1).uniform_(-bound, bound))
         self.bias = nn.Parameter(torch.empty(out_features).uniform_(-bound, bound)) if bias else None
-        idx = torch.arange(out_features)[:, None] + torch.arange(in_features)[None, :]
-        self.register_buffer("_index", idx, persistent=False)
 
     def _check_mode(self) -> None:
         if self.mode not in ("fft", "dense"):
@@ -126,7 +124,9 @@ class HankelLinear(nn.Module):
 
     def matrix(self) -> torch.Tensor:
         """The dense Hankel weight ``[out_features, in_features]`` (for tests and the ``dense`` mode)."""
-        return self.h[self._index]
+        # built per call (not stored): an index buffer would hold n m numbers, what the structure saves
+        rows = torch.arange(self.out_features, device=self.h.device)
+        return self.h[rows[:, None] + torch.arange(self.in_features, device=self.h.device)[None, :]]
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         if x.shape[-1] != self.in_features:
