@@ -67,6 +67,12 @@ BENCHMARKS.register(
     doc="our vanilla PINN against DeepXDE's (optional peer) on Burgers and heat: error and time per iteration",
 )
 
+BENCHMARKS.register(
+    "koopman_stnn",
+    "sciml.bench.koopman_stnn",
+    doc="StNN (Hankel-structured layers) vs the dense network, HAVOK and SINDy on Lotka-Volterra and Lorenz-63",
+)
+
 
 def load_benchmark(name: str) -> ModuleType:
     """The module of the benchmark ``name`` (an unknown name lists close matches and the valid ones)."""

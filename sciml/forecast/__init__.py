@@ -17,6 +17,7 @@ from sciml.forecast._nhits import NHiTS
 from sciml.forecast._node import NeuralODEForecaster
 from sciml.forecast._protocol import AbstractForecaster, check_context, register_forecaster
 from sciml.forecast._sindy import SINDyForecaster
+from sciml.forecast._stnn import DelayMLPForecaster, StNNForecaster
 from sciml.forecast._tcn import TCN
 from sciml.forecast._transformer import TransformerForecaster
 from sciml.forecast.data import SETTINGS, ChaosData, chaos_data
@@ -37,6 +38,8 @@ __all__ = [
     "TCN",
     "TransformerForecaster",
     "SINDyForecaster",
+    "StNNForecaster",
+    "DelayMLPForecaster",
     "NeuralODEForecaster",
     "EDMDForecaster",
     "HankelDMDForecaster",

@@ -62,6 +62,9 @@ class _TorchForecaster(AbstractForecaster, abc.ABC):
     def _objective(self) -> Any:
         """The Trainer's objective over ``{"x": window, "y": next chunk}`` batches (default: their MSE)."""
         return Supervised("mse")
+    def _trainer_options(self) -> dict[str, Any]:
+        """Extra keywords of the :class:`~sciml.training.Trainer` (a learning-rate schedule, say); none by default."""
+        return {}
 
     def _targets(self, z: np.ndarray, starts: np.ndarray) -> np.ndarray:
         """The target of each window (default: the next ``chunk`` states)."""
@@ -118,6 +121,7 @@ class _TorchForecaster(AbstractForecaster, abc.ABC):
             seed=self.seed,
             progress=False,
             metrics=(),
+            **self._trainer_options(),
         )
         history = trainer.fit(data)
         self.dim_ = int(d)

@@ -9,7 +9,9 @@ Koopman autoencoder (:mod:`sciml.koopman.deep`: model and objective ``deep_koopm
 by gradient descent; its forecaster lives in :mod:`sciml.forecast`. The linear-algebra core they share (snapshot pairs, truncated SVD, reduced operator, sorted
 eigenpairs, exact modes, the residual QR factor) lives in :mod:`sciml.koopman._core`. The
 lifted estimators follow the forecast protocol (``forecast(context, horizon)``,
-``min_context``) without importing ``sciml.forecast``. See ``docs/koopman.md``.
+``min_context``) without importing ``sciml.forecast``. :mod:`sciml.koopman.stnn` holds the
+Hankel-structured layers and network (:class:`StNN`, a torch module; the forecaster ``stnn``
+of :mod:`sciml.forecast` trains it). See ``docs/koopman.md``.
 """
 
 from sciml.koopman._core import (
@@ -45,6 +47,7 @@ from sciml.koopman.edmd import EDMD, HankelDMD, ResDMD
 from sciml.koopman.havok import HAVOK
 from sciml.koopman.kedmd import KernelEDMD, parse_kernel
 from sciml.koopman.spectral import autocorrelations, spectral_filter, spectral_measure
+from sciml.koopman.stnn import HankelLinear, StNN, hankel_matvec
 from sciml.koopman.systems import pendulum_trajectories, quadratic_map, quadratic_map_eigenvalues
 
 __all__ = [
@@ -57,6 +60,9 @@ __all__ = [
     "DeepKoopman",
     "DeepKoopmanLoss",
     "deep_koopman",
+    "StNN",
+    "HankelLinear",
+    "hankel_matvec",
     "AbstractDictionary",
     "CallableDictionary",
     "Hermite",
