@@ -79,7 +79,8 @@ PRESETS: dict[str, dict[str, Any]] = {
         "systems": "all",
         "models": list(ALL_MODELS),
         "seeds": 1,
-        "data": {"points_per_period": 100, "train_periods": 10.0, "val_periods": 2.0, "test_periods": 10.0},
+        "data": {"points_per_period": 100, "train_periods": 10.0, "val_periods": 2.0, "test_periods": 10.0,
+                 "test_lyapunov_times": 15.0, "max_test_periods": 100.0},
         "model_params": {
             "lstm": {"steps": 400},
             "nbeats": {"steps": 500},
@@ -94,7 +95,8 @@ PRESETS: dict[str, dict[str, Any]] = {
         "systems": "all",
         "models": list(ALL_MODELS),
         "seeds": 3,
-        "data": {"points_per_period": 100, "train_periods": 20.0, "val_periods": 2.0, "test_periods": 10.0},
+        "data": {"points_per_period": 100, "train_periods": 20.0, "val_periods": 2.0, "test_periods": 10.0,
+                 "test_lyapunov_times": 15.0, "max_test_periods": 100.0},
         "model_params": {
             "lstm": {"steps": 3000, "hidden": 128},
             "nbeats": {"steps": 3000, "width": 256, "blocks": 4},

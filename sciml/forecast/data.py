@@ -9,7 +9,10 @@ dominant period (100 in Gilpin 2023). Each trajectory is cut in time into
 ``val``    the next ``val_periods`` periods (for model selection; not used by the runner's fits),
 ``test``   the last ``test_periods`` periods: the forecast horizon; the context of the
            forecast is the ``context`` states just before it (the end of ``val``, and of
-           ``train`` when the context is longer than ``val``).
+           ``train`` when the context is longer than ``val``). With ``test_lyapunov_times``
+           the window is lengthened to hold at least that many Lyapunov times (at most
+           ``max_test_periods`` periods): a valid prediction time cannot exceed the window,
+           and one period holds from 0.03 to 10 Lyapunov times across the catalogue (median 0.65).
 
 Optional observation noise: Gaussian, ``noise`` times the clean trajectory's standard
 deviation per dimension, added to everything the model sees (train, val and the test
@@ -24,6 +27,7 @@ context); the test window's truth stays clean. The *data-limited* setting
 from __future__ import annotations
 
 import dataclasses
+import functools
 import tempfile
 from pathlib import Path
 from typing import Any
@@ -97,6 +101,18 @@ class ChaosData:
         return int(horizon)
 
 
+@functools.lru_cache(maxsize=4)
+def _integrate(system: str, n: int, seed: int, total: int, points_per_period: int, burn_in: float) -> np.ndarray:
+    """``[n, total, D]`` states of the ``chaos`` generator (cached: read-only, callers copy)."""
+    with tempfile.TemporaryDirectory(prefix="sciml-chaos-") as tmp:
+        path = Path(tmp) / f"{system}.h5"
+        chaos(path, n=n, seed=seed, system=system, n_periods=total / points_per_period,
+              points_per_period=points_per_period, burn_in_periods=burn_in)  # fmt: skip
+        x = load_trajectories(path, split=None).x[:, :total]
+    x.setflags(write=False)
+    return x
+
+
 def chaos_data(
     system: str,
     *,
@@ -109,6 +125,8 @@ def chaos_data(
     n_trajectories: int = 1,
     seed: int = 0,
     burn_in_periods: float = 10.0,
+    test_lyapunov_times: float = 0.0,
+    max_test_periods: float = 100.0,
 ) -> ChaosData:
     """Integrate ``system`` with the ``chaos`` generator and split it in time (see the module docstring).
 
@@ -131,13 +149,27 @@ def chaos_data(
         Seed of the initial conditions and of the noise.
     burn_in_periods : float
         Discarded transient before the first sample.
+    test_lyapunov_times : float
+        Lengthen the test window to at least this many Lyapunov times (0: ``test_periods`` only).
+    max_test_periods : float
+        The longest test window ``test_lyapunov_times`` may ask for, in periods.
+
+    Repeated calls with the same arguments (the benchmark's cells of one system) reuse the
+    integration of the last few (an in-process cache; every call returns fresh arrays).
     """
     check_name(system)
     for name, value in (("train_periods", train_periods), ("test_periods", test_periods)):
         if not value > 0:
             raise ConfigError(f"{name}={value} must be > 0 periods; try {name}=2")
-    if val_periods < 0 or noise < 0:
-        raise ConfigError(f"val_periods={val_periods} and noise={noise} must be >= 0")
+    if val_periods < 0 or noise < 0 or test_lyapunov_times < 0:
+        raise ConfigError(
+            f"val_periods={val_periods}, noise={noise} and test_lyapunov_times={test_lyapunov_times} must be >= 0"
+        )
+    lt = lyapunov_time(system)
+    if test_lyapunov_times > 0 and np.isfinite(lt):
+        if not max_test_periods >= test_periods:
+            raise ConfigError(f"max_test_periods={max_test_periods} must be >= test_periods={test_periods}")
+        test_periods = max(test_periods, min(max_test_periods, test_lyapunov_times * lt / dominant_period(system)))
     if int(points_per_period) != points_per_period or points_per_period < 2:
         raise ConfigError(f"points_per_period={points_per_period} must be an integer >= 2; try 100")
     n_train = int(round(train_periods * points_per_period))
@@ -149,19 +181,7 @@ def chaos_data(
             f"context={context} states must be between 1 and the train + val windows ({n_train + n_val} states)"
         )
     total = n_train + n_val + n_test
-    with tempfile.TemporaryDirectory(prefix="sciml-chaos-") as tmp:
-        path = Path(tmp) / f"{system}.h5"
-        chaos(
-            path,
-            n=n_trajectories,
-            seed=seed,
-            system=system,
-            n_periods=total / points_per_period,
-            points_per_period=int(points_per_period),
-            burn_in_periods=burn_in_periods,
-        )
-        x = load_trajectories(path, split=None).x
-    x = x[:, :total]
+    x = _integrate(system, int(n_trajectories), int(seed), total, int(points_per_period), float(burn_in_periods)).copy()
     clean_std = x.reshape(-1, x.shape[-1]).std(axis=0)
     seen = x.copy()
     if noise > 0:
@@ -169,7 +189,6 @@ def chaos_data(
         seen = seen + noise * clean_std * rng.standard_normal(seen.shape)
     train = seen[:, :n_train]
     scale = train.reshape(-1, train.shape[-1]).std(axis=0)
-    lt = lyapunov_time(system)
     lam = 0.0 if not np.isfinite(lt) else 1.0 / lt
     return ChaosData(
         system=system,
@@ -186,6 +205,7 @@ def chaos_data(
             "train_periods": float(train_periods),
             "val_periods": float(val_periods),
             "test_periods": float(test_periods),
+            "test_lyapunov_times": float(test_lyapunov_times),
             "context": context,
             "noise": float(noise),
             "n_trajectories": int(n_trajectories),

@@ -40,6 +40,27 @@ def test_the_data_limited_setting_trains_on_fewer_periods():
     assert limited.train.shape[1] < rich.train.shape[1] and limited.test.shape == rich.test.shape
 
 
+def test_the_test_window_holds_the_lyapunov_times_asked_for_up_to_its_cap():
+    from sciml.systems import dominant_period, lyapunov_time
+
+    base = dict(points_per_period=10, train_periods=2, val_periods=1, test_periods=1)
+    # Rossler: one period is 0.42 Lyapunov times, so 5 Lyapunov times need 11.9 periods
+    long = chaos_data("Rossler", **base, test_lyapunov_times=5.0)
+    periods = 5.0 * lyapunov_time("Rossler") / dominant_period("Rossler")
+    assert long.test.shape[1] == round(periods * 10) and long.test.shape[1] * long.dt / long.lyapunov_time >= 5.0 - 0.1
+    assert long.settings["test_periods"] == pytest.approx(periods)
+    capped = chaos_data("Rossler", **base, test_lyapunov_times=5.0, max_test_periods=4.0)
+    assert capped.test.shape[1] == 40
+    # a window already longer than asked is kept; the training and context windows do not move
+    short = chaos_data("Rossler", **base, test_lyapunov_times=0.1)
+    assert short.test.shape[1] == 10
+    np.testing.assert_array_equal(long.train, short.train)
+    np.testing.assert_array_equal(long.context, short.context)
+    # the in-process cache hands out fresh arrays: changing one does not change the next call's
+    long.train[:] = 0.0
+    assert np.abs(chaos_data("Rossler", **base, test_lyapunov_times=5.0).train).max() > 0
+
+
 def test_bad_input_is_one_line():
     with pytest.raises(UnknownNameError, match="did you mean 'Lorenz'") as info:
         chaos_data("Lorentz")
@@ -50,3 +71,7 @@ def test_bad_input_is_one_line():
     assert "\n" not in str(info.value) and data.check_horizon(10) == 10
     with pytest.raises(ConfigError, match="context=40"):
         chaos_data("Lorenz", points_per_period=10, train_periods=2, val_periods=1, test_periods=1, context=40)
+    with pytest.raises(ConfigError, match="test_lyapunov_times=-1"):
+        chaos_data("Lorenz", points_per_period=10, train_periods=2, test_lyapunov_times=-1)
+    with pytest.raises(ConfigError, match="max_test_periods=0.5"):
+        chaos_data("Lorenz", points_per_period=10, train_periods=2, test_periods=1, test_lyapunov_times=5, max_test_periods=0.5)
