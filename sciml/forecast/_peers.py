@@ -168,8 +168,9 @@ class _DartsForecaster(AbstractForecaster, abc.ABC):
             torch.nn.utils.parameters_to_vector(model.model.parameters()).detach().cpu().numpy().astype(np.float64)
         )
         self.steps_run_ = int(model.trainer.global_step)
-        # forecasts always come from the model rebuilt from weights_ (as after a load): parameters held in one
-        # vector are aligned otherwise than the trained ones, which changes float32 rounding (~1e-6) in BLAS
+        # forecasts always come from the model rebuilt from weights_ (as after a load): the trained model, with
+        # bit-identical parameters, forecasts ~1e-6 apart (float32 rounding; presumably the parameters' memory
+        # layout changes the matrix-product kernels), and a loaded peer must forecast exactly as the fitted one
         self._model_cache = None
         self._record_training_data(train, trajectories=int(x.shape[0]), steps=int(x.shape[1]))
         return self
