@@ -226,6 +226,25 @@ def parse_names(text: str | list[str] | None, default: list[str] | str, what: st
     return list(dict.fromkeys(value))
 
 
+def check_peer_libraries(models: list[str]) -> None:
+    """A one-line ConfigError, before any work, if a peer forecaster's library (``peer_library``) is missing."""
+    import importlib.util
+
+    for model in models:
+        library = getattr(FORECASTERS.get(model), "peer_library", None)
+        if library is None:
+            continue
+        try:
+            found = importlib.util.find_spec(library) is not None
+        except (ImportError, ValueError):  # a module set to None in sys.modules, or a broken install
+            found = False
+        if not found:
+            raise ConfigError(
+                f"--models names {model}, which needs the peer library {library}, not installed; "
+                "pip install 'sciml[peers]' or leave the peers out of --models"
+            )
+
+
 # ----------------------------------------------------------------------------- summaries
 LEADERBOARD_METRICS = (
     "vpt_smape",
@@ -491,6 +510,7 @@ def run(
     cfg = PRESETS[preset]
     systems = parse_names(systems, cfg["systems"], "system")
     models = parse_names(models, cfg["models"], "model")
+    check_peer_libraries(models)
     n_seeds = cfg["seeds"] if seeds is None else int(seeds)
     if n_seeds < 1:
         raise ConfigError(f"--seeds {n_seeds} must be >= 1")

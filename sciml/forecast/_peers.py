@@ -93,6 +93,7 @@ class _DartsForecaster(AbstractForecaster, abc.ABC):
     """
 
     compute_dtype = "float32"
+    peer_library: ClassVar[str] = "darts"  # what fit imports (the benchmark checks it before a sweep)
     darts_class: ClassVar[str]
     window: int
     chunk: int
@@ -482,6 +483,8 @@ class ReservoirPyESN(AbstractForecaster):
     units, spectral_radius, leak, input_scaling, density, alpha, warmup, device, seed :
         As :class:`~sciml.forecast.EchoStateNetwork` (``device``: numpy on the CPU).
     """
+
+    peer_library: ClassVar[str] = "reservoirpy"
 
     def __init__(
         self,

@@ -10,7 +10,15 @@ import sys
 import numpy as np
 import pytest
 
-from sciml.bench.chaos import PEER_PAIRS, PEER_RATIO_GOAL, PRESETS, leaderboard, peer_ratios, targets
+from sciml.bench.chaos import (
+    PEER_PAIRS,
+    PEER_RATIO_GOAL,
+    PRESETS,
+    check_peer_libraries,
+    leaderboard,
+    peer_ratios,
+    targets,
+)
 from sciml.core.errors import ConfigError
 from sciml.core.registry import FORECASTERS
 from sciml.forecast import DartsNBEATS, ReservoirPyESN, chaos_data
@@ -84,6 +92,16 @@ def test_a_missing_peer_library_is_a_one_line_config_error(module, make, monkeyp
     with pytest.raises(ConfigError, match=r"pip install 'sciml\[peers\]'") as info:
         make().fit(_sine(100))
     assert "\n" not in str(info.value) and module.split(".")[0] in str(info.value)
+
+
+def test_the_benchmark_refuses_a_missing_peer_before_any_work(monkeypatch, tmp_path):
+    from sciml.bench import chaos
+
+    check_peer_libraries(["nbeats", "esn"])  # ours need no peer
+    monkeypatch.setitem(sys.modules, "reservoirpy", None)
+    with pytest.raises(ConfigError, match=r"rpy_esn, which needs the peer library reservoirpy.*sciml\[peers\]") as info:
+        chaos.run("peers", tmp_path / "out", "serial", systems="Lorenz", models="esn,rpy_esn", plots=False)
+    assert "\n" not in str(info.value) and not (tmp_path / "out" / "chaos.json").exists()
 
 
 def test_the_forecast_package_imports_without_the_peers():
