@@ -15,6 +15,7 @@ from sciml.forecast._lstm import LSTMForecaster
 from sciml.forecast._nbeats import NBEATS
 from sciml.forecast._nhits import NHiTS
 from sciml.forecast._node import NeuralODEForecaster
+from sciml.forecast._peers import DartsNBEATS, DartsNHiTS, DartsTCN, DartsTransformer, ReservoirPyESN
 from sciml.forecast._protocol import AbstractForecaster, check_context, register_forecaster
 from sciml.forecast._sindy import SINDyForecaster
 from sciml.forecast._stnn import DelayMLPForecaster, StNNForecaster
@@ -37,6 +38,11 @@ __all__ = [
     "NHiTS",
     "TCN",
     "TransformerForecaster",
+    "DartsNBEATS",
+    "DartsNHiTS",
+    "DartsTCN",
+    "DartsTransformer",
+    "ReservoirPyESN",
     "SINDyForecaster",
     "StNNForecaster",
     "DelayMLPForecaster",
