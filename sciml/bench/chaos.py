@@ -59,8 +59,10 @@ NAME = "chaos"
 DEFAULT_PRESET = "quick"
 DEFAULT_EXECUTOR = "process:2"
 FIRST_SLICE = ("persistence", "climatology", "ar", "nvar", "esn", "lstm", "nbeats")
-ALL_MODELS = (*FIRST_SLICE, "nhits", "tcn", "transformer", "sindy", "node", "koopman_edmd", "koopman_hankel_dmd",
-              "koopman_havok")
+KOOPMAN_MODELS = ("koopman_edmd", "koopman_kedmd", "koopman_resdmd", "koopman_hankel_dmd", "koopman_havok",
+                  "deep_koopman", "stnn", "delay_mlp")
+ALL_MODELS = (*FIRST_SLICE, "nhits", "tcn", "transformer", "sindy", "node", *KOOPMAN_MODELS, "plrnn_gtf", "plrnn_agtf",
+              "plrnn_bptt")
 QUICK_SYSTEMS = ("Lorenz", "Rossler", "Thomas", "Halvorsen", "SprottB")
 GTF_MODELS = ("plrnn_gtf", "plrnn_agtf", "plrnn_bptt", "lstm", "esn")
 # ours -> the peer configured like it (sciml.forecast._peers; darts and reservoirpy, pip install 'sciml[peers]')

