@@ -33,6 +33,7 @@ __all__ = [
     "TruncatedSVD",
     "truncated_svd",
     "gram_eig",
+    "tall_r",
     "projected_operator",
     "sorted_eig",
     "exact_modes",
@@ -295,13 +296,24 @@ def residual_factor(q_x: np.ndarray, p_y: np.ndarray) -> np.ndarray:
 _TSQR_ROWS = 4096
 
 
-def _tall_r(a: np.ndarray) -> np.ndarray:
-    """The triangular factor ``R [min(M, n), n]`` of ``a [M, n]`` (``a^* a = R^* R``) by TSQR."""
-    m, n = a.shape
+def tall_r(*blocks: np.ndarray) -> np.ndarray:
+    """The triangular factor ``R [min(M, n), n]`` of ``A = [blocks...] [M, n]`` (``A^* A = R^* R``) by TSQR.
+
+    The blocks (``[M, n_i]`` each) are joined block of rows by block of rows (4096 rows, which
+    fit in cache), each block is factored by Householder QR and the stacked factors once more:
+    as stable as one Householder QR of ``A``, several times faster for tall ``A`` on one thread,
+    and ``A`` is never formed whole.
+    """
+    m = blocks[0].shape[0]
+    n = sum(b.shape[1] for b in blocks)
     if m <= 2 * _TSQR_ROWS or m <= 4 * n:
-        return np.linalg.qr(a, mode="r")
-    block = max(_TSQR_ROWS, 2 * n)
-    return np.linalg.qr(np.vstack([np.linalg.qr(a[i : i + block], mode="r") for i in range(0, m, block)]), mode="r")
+        return np.linalg.qr(np.hstack(blocks), mode="r")
+    step = max(_TSQR_ROWS, 2 * n)
+    parts = [np.linalg.qr(np.hstack([b[i : i + step] for b in blocks]), mode="r") for i in range(0, m, step)]
+    return np.linalg.qr(np.vstack(parts), mode="r")
+
+
+_tall_r = tall_r
 
 
 def pair_residuals(factor: np.ndarray, lam: np.ndarray, h: np.ndarray) -> np.ndarray:

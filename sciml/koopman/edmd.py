@@ -39,13 +39,13 @@ import numpy as np
 from sciml.core.errors import ConfigError, DataError
 from sciml.core.estimator import register_estimator
 from sciml.koopman._core import (
+    TruncatedSVD,
     check_rank,
+    choose_rank,
     pair_residuals,
-    projected_operator,
     pseudospectrum,
-    residual_factor,
     sorted_eig,
-    truncated_svd,
+    tall_r,
 )
 from sciml.koopman._lifted import AbstractKoopman, lift_data, pair_weights
 from sciml.koopman.dictionaries import AbstractDictionary, make_dictionary, parse_dictionary
@@ -154,24 +154,40 @@ class _LiftedEDMD(AbstractKoopman, abc.ABC):
         psi_x, psi_y = lifted.lift_pairs(dictionary.transform)
         if not (np.isfinite(psi_x).all() and np.isfinite(psi_y).all()):
             raise DataError(f"{owner}: the dictionary {spec} overflows on the data; rescale the states or lower the degree")
+        states = lifted.states
         if weights is None:
             # uniform weights 1/M scale every row by one number: the factors below are the same
             # without it (it cancels in every ratio), so only the singular values are rescaled
-            xt, yt, states_w, uniform = psi_x.T, psi_y.T, lifted.states.T, 1.0 / np.sqrt(m)
+            uniform = 1.0 / np.sqrt(m)
         else:
-            sw = np.sqrt(w)
-            xt, yt = (psi_x * sw[:, None]).T, (psi_y * sw[:, None]).T  # [K, M]
-            states_w, uniform = (lifted.states * sw[:, None]).T, 1.0  # [D, M]
-        svd = truncated_svd(xt, self.rank, owner)
-        a_tilde, _ = projected_operator(svd, yt)
-        r, s, vh = svd.rank, svd.s, svd.Vh
+            sw = np.sqrt(w)[:, None]
+            psi_x, psi_y, states, uniform = psi_x * sw, psi_y * sw, states * sw, 1.0
+        # One tall-skinny QR of [Psi_X, Psi_Y, X] = Q R holds every product with the data:
+        # Psi_X = Q_1 R_11, so the SVD of the small R_11 = P S W^T is Psi_X's (POD basis W, right
+        # vectors Q_1 P); Psi_Y's and the states' coordinates on Q_1 are R_12 and R_13, and the
+        # residual factor is that of a small matrix (see residual_factor). No [M, .] SVD or
+        # second pass over the data (LAPACK's tall SVD is a QR first as well).
+        big = tall_r(psi_x, psi_y, states)
+        r11, r12, r13 = big[:k, :k], big[:k, k : 2 * k], big[:k, 2 * k :]
+        r22 = big[k : 2 * k, k : 2 * k]
+        p_left, s_all, w_t = np.linalg.svd(r11)
+        r, numerical = choose_rank(s_all, self.rank, (k, m), owner)
+        basis, s, p_r = w_t[:r].T, s_all[:r], p_left[:, :r]  # U [K, r]; S; Q_1^T V [K, r]
+        b_mat = (r12.T @ p_r) / s[None, :]  # Psi_Y^T V S^{-1}
+        a_tilde = basis.T @ b_mat
         # states from z = U^T psi^T: weighted least squares over the data (z of the data is S Vh)
-        readout = (states_w @ vh.T) / s[None, :]
+        readout = (r13.T @ p_r) / s[None, :]
         lam, xi = sorted_eig(a_tilde.T)  # left eigenvectors of A_tilde: phi_j(x) = z(x)^T xi_j
         xi = xi / np.linalg.norm(xi, axis=0, keepdims=True)
         modes = np.linalg.solve(xi, readout.T.astype(np.complex128)).T  # x = readout Xi^{-T} phi
-        factor = residual_factor(vh.T, (yt.T @ svd.U) / s[None, :])
+        # [Q_X, P_Y] = [Q_1 P_r, Psi_Y U S^{-1}] = Q [[P_r, R_12 U S^{-1}], [0, R_22 U S^{-1}]]
+        small = np.zeros((k + r22.shape[0], 2 * r))
+        small[:k, :r] = p_r
+        small[:k, r:] = (r12 @ basis) / s[None, :]
+        small[k:, r:] = (r22 @ basis) / s[None, :]
+        factor = np.linalg.qr(small, mode="r")
         residuals = pair_residuals(factor, lam, xi * s[:, None])
+        svd = TruncatedSVD(basis, s, np.empty((r, 0)), s_all, numerical)
 
         self.eigenvalues_ = lam
         self.modes_ = modes.astype(np.complex128)
