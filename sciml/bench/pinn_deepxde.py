@@ -59,7 +59,7 @@ CASES = ("burgers", "heat")
 PRESETS: dict[str, dict[str, Any]] = {
     "quick": {"iterations": {"burgers": 300, "heat": 300}, "seeds": 2,
               "points": {"burgers": [1000, 80, 80], "heat": [500, 50, 50]}},
-    "tiny": {"iterations": {"burgers": 20, "heat": 20}, "seeds": 1,
+    "tiny": {"iterations": {"burgers": 20, "heat": 20}, "seeds": 1, "reordered": False,
              "points": {"burgers": [64, 16, 16], "heat": [64, 16, 16]}},
     "full": {"iterations": {"burgers": 3000, "heat": 2000}, "seeds": 3,
              "points": {"burgers": [2540, 160, 80], "heat": [1000, 100, 100]}},
@@ -111,12 +111,19 @@ def _ours(case: str, preset: str, seed: int, model: PINNNet, batch: dict[str, to
     objective = PINNLoss(_problem(case), weights={"boundary": 0.5}, seed=seed)
     trainer = Trainer(model, objective, optimizer="adam", lr=SIZES["lr"], weight_decay=0.0, max_steps=iterations,
                       steps_per_epoch=iterations, progress=False, seed=seed)  # fmt: skip
-    start = time.perf_counter()
+    start, cpu = time.perf_counter(), time.process_time()
     trainer.fit(lambda step: batch)
-    seconds = time.perf_counter() - start
+    seconds, cpu = time.perf_counter() - start, time.process_time() - cpu
     x, t, exact = _grid(case)
     pred = objective.grid_prediction(model, x.float(), t.float()).double().numpy()
-    return {"relative_l2": _relative_l2(pred, exact), "seconds": seconds, "seconds_per_iteration": seconds / iterations}
+    return {"relative_l2": _relative_l2(pred, exact), "seconds": seconds, "seconds_per_iteration": seconds / iterations,
+            "cpu_seconds_per_iteration": cpu / iterations}  # fmt: skip
+
+
+def _reordered(batch: dict[str, torch.Tensor], seed: int) -> dict[str, torch.Tensor]:
+    """The same points with the interior set in another order: the same loss, other float32 round-off."""
+    order = torch.randperm(batch["interior"].shape[0], generator=torch.Generator().manual_seed(1000 + seed))
+    return {**batch, "interior": batch["interior"][order]}
 
 
 def _deepxde(case: str, preset: str, seed: int, ours: PINNNet, batch: dict[str, torch.Tensor]) -> dict[str, Any]:
@@ -157,32 +164,43 @@ def _deepxde(case: str, preset: str, seed: int, ours: PINNNet, batch: dict[str, 
             theirs.bias.copy_(mine.bias)
     model = dde.Model(data, net)
     model.compile("adam", lr=SIZES["lr"])
-    start = time.perf_counter()
+    start, cpu = time.perf_counter(), time.process_time()
     model.train(iterations=iterations, display_every=iterations, verbose=0)
-    seconds = time.perf_counter() - start
+    seconds, cpu = time.perf_counter() - start, time.process_time() - cpu
     x, t, exact = _grid(case)
     tt, xx = np.meshgrid(t.numpy(), x.numpy(), indexing="ij")
     pred = model.predict(np.stack([xx.ravel(), tt.ravel()], 1).astype(np.float32)).reshape(exact.shape)
     counts = {"residual": len(anchors), "boundary": int(data.num_bcs[0]), "initial": int(data.num_bcs[1])}
     return {"relative_l2": _relative_l2(pred.astype(np.float64), exact), "seconds": seconds,
-            "seconds_per_iteration": seconds / iterations, "points": counts}  # fmt: skip
+            "seconds_per_iteration": seconds / iterations, "cpu_seconds_per_iteration": cpu / iterations,
+            "points": counts}  # fmt: skip
 
 
-def run_pair(case: str, seed: int, preset: str) -> list[dict[str, Any]]:
-    """One seed: our PINN then DeepXDE's from the same initial weights and points; a row each."""
+def run_pair(case: str, seed: int, preset: str, reordered: bool | None = None) -> list[dict[str, Any]]:
+    """One seed: DeepXDE's PINN then ours from the same initial weights and points; a row each.
+
+    With ``reordered`` (the preset's ``reordered``, default on) a third row, ``sciml_reordered``:
+    our PINN again on the same points in another order. The loss is the same function; only
+    the float32 round-off of its sums differs, so the two sciml rows measure how far round-off
+    alone moves the trained error, the yardstick for the sciml / DeepXDE error ratio.
+    """
     torch.set_num_threads(1)
     batch = _points(case, preset, seed)
     torch.manual_seed(seed)
     initial = PINNNet(2, 1, width=SIZES["width"], depth=SIZES["depth"])
     state = {k: v.clone() for k, v in initial.state_dict().items()}
     theirs = _deepxde(case, preset, seed, initial, batch)
-    torch.manual_seed(seed)
-    model = PINNNet(2, 1, width=SIZES["width"], depth=SIZES["depth"])
-    model.load_state_dict(state)
-    ours = _ours(case, preset, seed, model, batch)
     iterations = PRESETS[preset]["iterations"][case]
-    return [{"library": "sciml", **ours, "iterations": iterations},
-            {"library": "deepxde", **theirs, "iterations": iterations}]  # fmt: skip
+    rows = [{"library": "deepxde", **theirs, "iterations": iterations}]
+    runs = [("sciml", batch)]
+    if PRESETS[preset].get("reordered", True) if reordered is None else reordered:
+        runs.append(("sciml_reordered", _reordered(batch, seed)))
+    for library, points in runs:
+        model = PINNNet(2, 1, width=SIZES["width"], depth=SIZES["depth"])
+        model.load_state_dict(state)
+        rows.insert(len(rows) - 1, {"library": library, **_ours(case, preset, seed, model, points),
+                                    "iterations": iterations})  # fmt: skip
+    return rows
 
 
 def summarize(runs: list[dict[str, Any]]) -> list[dict[str, Any]]:
@@ -204,14 +222,23 @@ def summarize(runs: list[dict[str, Any]]) -> list[dict[str, Any]]:
         error_ratio = [a / b for a, b in zip(get("sciml", "relative_l2"), get("deepxde", "relative_l2"))]
         speed = "seconds_per_iteration"
         time_ratio = [a / b for a, b in zip(get("sciml", speed), get("deepxde", speed))]
-        rows.append({
+        row = {
             "case": case, "seeds": seeds, "iterations": pairs[seeds[0]]["sciml"]["iterations"],
             "sciml_relative_l2": get("sciml", "relative_l2"), "deepxde_relative_l2": get("deepxde", "relative_l2"),
             "sciml_ms_per_iteration": [1e3 * v for v in get("sciml", "seconds_per_iteration")],
             "deepxde_ms_per_iteration": [1e3 * v for v in get("deepxde", "seconds_per_iteration")],
             "error_ratio": error_ratio, "time_ratio": time_ratio,
             "error_ratio_median": statistics.median(error_ratio), "time_ratio_median": statistics.median(time_ratio),
-        })  # fmt: skip
+        }  # fmt: skip
+        cpu = "cpu_seconds_per_iteration"
+        if all(cpu in pairs[s][lib] for s in seeds for lib in ("sciml", "deepxde")):
+            row["cpu_time_ratio"] = [a / b for a, b in zip(get("sciml", cpu), get("deepxde", cpu))]
+            row["cpu_time_ratio_median"] = statistics.median(row["cpu_time_ratio"])
+        if all("sciml_reordered" in pairs[s] for s in seeds):
+            # round-off alone: our error with the points in another order, over our error
+            row["sciml_reordered_relative_l2"] = get("sciml_reordered", "relative_l2")
+            row["roundoff_ratio"] = [a / b for a, b in zip(row["sciml_reordered_relative_l2"], row["sciml_relative_l2"])]
+        rows.append(row)
     return rows
 
 
@@ -223,17 +250,31 @@ def targets(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
                     "measured": round(e, 4), "goal": "<= 1.1", "met": bool(e <= 1.1)})  # fmt: skip
         out.append({"name": f"{r['case']}_time_per_iteration_ratio_sciml_over_deepxde (median)",
                     "measured": round(t, 4), "goal": "<= 1.0", "met": bool(t <= 1.0)})  # fmt: skip
+        if "cpu_time_ratio_median" in r:
+            c = r["cpu_time_ratio_median"]
+            out.append({"name": f"{r['case']}_cpu_time_per_iteration_ratio_sciml_over_deepxde (median)",
+                        "measured": round(c, 4), "goal": "reported", "met": True})  # fmt: skip
+        if "roundoff_ratio" in r:
+            spread = max(abs(math.log(v)) for v in r["roundoff_ratio"])
+            out.append({"name": f"{r['case']}_roundoff_error_ratio_sciml_reordered_over_sciml (max of |log|, as a ratio)",
+                        "measured": round(math.exp(spread), 4), "goal": "reported", "met": True})  # fmt: skip
     return out
 
 
 def markdown(rows: list[dict[str, Any]]) -> str:
     head = ["case", "iterations", "sciml rel. L2", "DeepXDE rel. L2", "error ratio", "sciml ms/it", "DeepXDE ms/it",
             "time ratio"]  # fmt: skip
+    head += ["CPU-time ratio", "round-off ratio"]
     lines = [[r["case"], r["iterations"], format_spread(r["sciml_relative_l2"], ".3g"),
               format_spread(r["deepxde_relative_l2"], ".3g"), format_spread(r["error_ratio"], ".3f"),
               format_spread(r["sciml_ms_per_iteration"], ".1f"), format_spread(r["deepxde_ms_per_iteration"], ".1f"),
-              format_spread(r["time_ratio"], ".3f")] for r in rows]  # fmt: skip
-    return markdown_table(head, lines) + "\n\n(min / median / max over seeds)"
+              format_spread(r["time_ratio"], ".3f"),
+              format_spread(r["cpu_time_ratio"], ".3f") if "cpu_time_ratio" in r else "-",
+              format_spread(r["roundoff_ratio"], ".3f") if "roundoff_ratio" in r else "-"] for r in rows]  # fmt: skip
+    return markdown_table(head, lines) + (
+        "\n\n(min / median / max over seeds; time ratios of wall-clock and of process CPU time; round-off ratio: "
+        "our error with the same points in another order over our error)"
+    )
 
 
 def plot(rows: list[dict[str, Any]], out: Path, title: str) -> Path:
@@ -291,7 +332,7 @@ def run(
             return results.write(order=order, complete=complete, rows=rows, targets=targets(rows))
 
         def show(r: dict[str, Any]) -> None:
-            print(f"  {r['case']:8s} seed {r['seed']} {r['library']:8s} relative L2 {r['relative_l2']:.3e}, "
+            print(f"  {r['case']:8s} seed {r['seed']} {r['library']:15s} relative L2 {r['relative_l2']:.3e}, "
                   f"{1e3 * r['seconds_per_iteration']:.1f} ms / iteration", flush=True)  # fmt: skip
 
         print(f"{NAME}: preset {preset}, {len(cells)} pairs, deepxde {deepxde.__version__}", flush=True)

@@ -366,6 +366,7 @@ class PINNLoss(AbstractPINNObjective):
     ):
         super().__init__(*args, **kwargs)
         self.data_path = None if data is None else str(data)
+        self._needs: frozenset[str] | None = None  # the fields the residual reads (learnt on the first call)
         self.measurements: tuple[torch.Tensor, torch.Tensor] | None = None
         if data is not None:
             from sciml.pinn._measurements import load_measurements
@@ -379,23 +380,71 @@ class PINNLoss(AbstractPINNObjective):
                 seed=self.seed,
             )
 
-    def residual_terms(self, model: nn.Module, points: torch.Tensor) -> dict[str, torch.Tensor]:
-        u = model(points)
-        return {"residual": self.problem.residual_at(self.problem.fields(points, u))}
+    def _fields(self, model: nn.Module, points: torch.Tensor) -> Fields:
+        # A model with a jet (PINNNet with tanh or sin) gives u and its derivatives in one forward
+        # pass; which derivatives the residual reads is learnt on the first call (by autograd),
+        # and anything else it asks for later is still computed by autograd from these.
+        problem, needs = self.problem, self._needs
+        if needs is None or not getattr(model, "has_jet", False):
+            fields = problem.fields(points, model(points))
+            return fields
+        c = problem.coordinates
+        u, first, second = model.jet(points, 0 if f"u_{c[0]}{c[0]}" in needs else None)
+        if u.shape[1] != 1:
+            return problem.fields(points, model(points))
+        values = {f"u_{name}": first[i] for i, name in enumerate(c)}
+        if second is not None:
+            values[f"u_{c[0]}{c[0]}"] = second
+        return problem.fields(points, u, **values)
 
-    def _boundary_loss(self, model: nn.Module, batch: dict[str, Any]) -> torch.Tensor | None:
+    def residual_terms(self, model: nn.Module, points: torch.Tensor) -> dict[str, torch.Tensor]:
+        fields = self._fields(model, points)
+        residual = self.problem.residual_at(fields)
+        if self._needs is None:
+            self._needs = frozenset(fields.names())
+        return {"residual": residual}
+
+    def _edge_values(
+        self, model: nn.Module, batch: dict[str, Any]
+    ) -> dict[str, tuple[torch.Tensor, torch.Tensor, torch.Tensor | None]]:
+        """``(points, u, du/dx)`` at the initial points and the two ends, from one forward pass.
+
+        The model maps each point on its own, so one pass over the concatenated points gives
+        what a pass per set gives, with a third of the per-call overhead. ``du/dx`` is computed
+        only when a periodic or Neumann condition needs it.
+        """
         p = self.problem
-        if "boundary_lower" not in batch:
+        initial = p.condition("initial")
+        keys = ["initial"] if initial is not None and not initial.hard else []
+        edge_kinds = {c.kind for c in p.conditions if not c.hard and c.kind != "initial"}
+        if "boundary_lower" in batch and edge_kinds:
+            keys += ["boundary_lower", "boundary_upper"]
+        if not keys:
+            return {}
+        dtype, device = _dtype_of(model)
+        sets = [batch[k].to(device=device, dtype=dtype) for k in keys]
+        points = torch.cat(sets).detach().requires_grad_(True)
+        u = model(points)
+        du = gradient(u, points)[:, :1] if edge_kinds & {"periodic", "neumann"} else None
+        out, start = {}, 0
+        for key, part in zip(keys, sets):
+            rows = slice(start, start + part.shape[0])
+            out[key] = (points[rows], u[rows], None if du is None else du[rows])
+            start += part.shape[0]
+        return out
+
+    def _boundary_loss(self, edges: dict[str, tuple]) -> torch.Tensor | None:
+        p = self.problem
+        if "boundary_lower" not in edges:
             return None
-        low, high = _points(batch, "boundary_lower", model), _points(batch, "boundary_upper", model)
-        u_low, u_high = model(low), model(high)
+        (low, u_low, du_low), (high, u_high, du_high) = edges["boundary_lower"], edges["boundary_upper"]
         parts = []
         for c in p.conditions:
             if c.hard or c.kind == "initial":
                 continue
             if c.kind == "periodic":
                 parts.append(_mean_square(u_low - u_high))
-                parts.append(_mean_square(partial(u_low, low, 0) - partial(u_high, high, 0)))
+                parts.append(_mean_square(du_low - du_high))
             elif c.kind == "dirichlet":
                 if c.holds_on("lower"):
                     parts.append(_mean_square(u_low - c.value(low)))
@@ -403,9 +452,9 @@ class PINNLoss(AbstractPINNObjective):
                     parts.append(_mean_square(u_high - c.value(high)))
             elif c.kind == "neumann":  # outward normal: -d/dx at the lower end, +d/dx at the upper
                 if c.holds_on("lower"):
-                    parts.append(_mean_square(-partial(u_low, low, 0) - c.value(low)))
+                    parts.append(_mean_square(-du_low - c.value(low)))
                 if c.holds_on("upper"):
-                    parts.append(_mean_square(partial(u_high, high, 0) - c.value(high)))
+                    parts.append(_mean_square(du_high - c.value(high)))
         return sum(parts) if parts else None
 
     def __call__(self, model: nn.Module, batch: dict[str, Any]) -> dict[str, torch.Tensor]:
@@ -415,11 +464,11 @@ class PINNLoss(AbstractPINNObjective):
         residual = self.residual_terms(model, points)["residual"]
         residual_loss, extra = self._residual_loss(residual, points[:, -1])
         losses = {"residual": residual_loss}
-        initial = self.problem.condition("initial")
-        if initial is not None and not initial.hard:
-            start = _points(batch, "initial", model)
-            losses["initial"] = _mean_square(model(start) - initial.value(start))
-        boundary = self._boundary_loss(model, batch)
+        edges = self._edge_values(model, batch)
+        if "initial" in edges:
+            start, u_start, _ = edges["initial"]
+            losses["initial"] = _mean_square(u_start - self.problem.condition("initial").value(start))
+        boundary = self._boundary_loss(edges)
         if boundary is not None:
             losses["boundary"] = boundary
         if self.measurements is not None:
@@ -470,6 +519,8 @@ class LagrangianPINNLoss(AbstractPINNObjective):
             )
 
     def _lagrangian_fields(self, model: nn.Module, points: torch.Tensor) -> tuple[Fields, torch.Tensor]:
+        if getattr(model, "has_jet", False):
+            return self._jet_fields(model, points)
         out = model(points)
         if out.dim() != 2 or out.shape[1] != 2:
             raise ShapeError(f"lpinn needs a model with outputs (u, x), [N, 2]; got {tuple(out.shape)}")
@@ -483,6 +534,20 @@ class LagrangianPINNLoss(AbstractPINNObjective):
         if self.problem.lagrangian_residual is not None:
             values["u_xx"] = partial(u_x, points, 0) / x_x0
         return self.problem.fields(points, **values), x_t
+
+    def _jet_fields(self, model: nn.Module, points: torch.Tensor) -> tuple[Fields, torch.Tensor]:
+        # the same chain rule in closed form from the branches' jets (LagrangianPINN.jet):
+        # u_x = u_x0 / J, u_xx = (1/J) d/dx0 (u_x0 / J) = (u_x0x0 - u_x J_x0) / J^2 with J = x_x0
+        # clamped below at min_stretch (where it is clamped, J_x0 is 0, as autograd of the clamp gives)
+        jet = model.jet(points)
+        stretch = jet["x_x0"]
+        free = stretch >= self.min_stretch
+        stretch = stretch.clamp_min(self.min_stretch)
+        u_x = jet["u_x0"] / stretch
+        values = {"u": jet["u"], "x": jet["x"], "u_t": jet["u_t"], "u_x": u_x}
+        if self.problem.lagrangian_residual is not None:
+            values["u_xx"] = (jet["u_x0x0"] - u_x * jet["x_x0x0"] * free) / stretch**2
+        return self.problem.fields(points, **values), jet["x_t"]
 
     def residual_terms(self, model: nn.Module, points: torch.Tensor) -> dict[str, torch.Tensor]:
         fields, x_t = self._lagrangian_fields(model, points)

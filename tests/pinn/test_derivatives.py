@@ -127,3 +127,42 @@ def test_gradient_gives_every_first_partial_in_one_pass_and_fields_cache_them():
     assert {"u_x", "u_t"} <= set(fields.names())  # u_t came with u_x
     assert torch.equal(fields["u_t"], partial(u, p, 1))
     assert torch.allclose(fields["u_xt"], partial(u, p, 0, 1), rtol=0, atol=64 * EPS)
+
+
+@pytest.mark.parametrize(
+    "kwargs", [{}, {"periodic": {0: 2.0}, "harmonics": 2}, {"activation": "sin"}], ids=["tanh", "periodic", "sin"]
+)
+def test_the_jet_of_a_network_equals_nested_autograd(kwargs):
+    torch.manual_seed(5)
+    model = PINNNet(2, 1, width=12, depth=3, **kwargs).to(F64)
+    p = _points(48, seed=2)
+    u, first, second = model.jet(p, 0)
+    reference = model(p)
+    pairs = [(u, reference), (first[0], partial(reference, p, 0)), (first[1], partial(reference, p, 1)),
+             (second, partial(reference, p, 0, 0))]  # fmt: skip
+    for value, exact in pairs:
+        exact = exact.detach()
+        # the same products and sums in another order: a few hundred roundings of values of size |exact|
+        assert float((value.detach() - exact).abs().max()) <= 256 * EPS * (1 + float(exact.abs().max()))
+    # derivatives of the jet by autograd are the higher derivatives (the jet stays a function of the points)
+    third = partial(second, p, 0).detach()
+    assert float((third - partial(reference, p, 0, 0, 0).detach()).abs().max()) <= 256 * EPS * (1 + float(third.abs().max()))
+    assert model.jet(p, None)[2] is None
+    assert not PINNNet(2, 1, width=4, depth=1, activation="gelu").has_jet
+
+
+@pytest.mark.parametrize("hard_start", [True, False])
+def test_the_lagrangian_jet_equals_nested_autograd(hard_start):
+    from sciml.pinn import LagrangianPINN
+
+    torch.manual_seed(6)
+    model = LagrangianPINN(10, 3, period=2.0, velocity_scale=1.5, hard_start=hard_start).to(F64)
+    p = _points(40, seed=3)
+    jet = model.jet(p)
+    out = model(p)
+    u, x = out[:, :1], out[:, 1:2]
+    reference = {"u": u, "x": x, "u_x0": partial(u, p, 0), "u_t": partial(u, p, 1), "u_x0x0": partial(u, p, 0, 0),
+                 "x_x0": partial(x, p, 0), "x_t": partial(x, p, 1), "x_x0x0": partial(x, p, 0, 0)}  # fmt: skip
+    for key, exact in reference.items():
+        exact = exact.detach()
+        assert float((jet[key].detach() - exact).abs().max()) <= 256 * EPS * (1 + float(exact.abs().max())), key

@@ -151,3 +151,49 @@ def test_lpinn_refuses_a_problem_without_periodic_characteristics():
     with pytest.raises(ConfigError, match="'volume' is not a term"):
         PINNLoss("heat", weights={"volume": 1.0})
     assert LagrangianPINN(8, 1)(torch.zeros(3, 2)).shape == (3, 2)
+
+
+def _without_jet(model):
+    """The same model seen without its jet: the objectives fall back to nested autograd."""
+
+    class Plain(torch.nn.Module):
+        has_jet = False
+
+        def __init__(self, inner):
+            super().__init__()
+            self.inner = inner
+
+        def forward(self, points):
+            return self.inner(points)
+
+    return Plain(model)
+
+
+@pytest.mark.parametrize("problem,params,periodic", [("heat", {}, None), ("burgers", {}, None),
+                                                     ("convection", {"beta": 5.0}, {0: 2 * math.pi})])  # fmt: skip
+def test_pinn_loss_from_the_jet_equals_the_loss_by_autograd(problem, params, periodic):
+    torch.manual_seed(0)
+    objective = PINNLoss(problem, params)
+    model = PINNNet(2, 1, width=16, depth=3, periodic=periodic).double()
+    batch = CollocationSampler(objective.problem, interior=64, initial=16, boundary=16)(0)
+    plain = objective(_without_jet(model), batch)
+    objective(model, batch)  # the first call learns which derivatives the residual reads
+    jet = objective(model, batch)
+    for key in ("residual", "initial", "boundary"):
+        if key in plain:
+            scale = float(plain[key])
+            assert abs(float(jet[key]) - scale) <= 256 * torch.finfo(torch.float64).eps * (1 + scale), key
+
+
+def test_lpinn_loss_from_the_jet_equals_the_chain_rule_by_autograd_with_the_clamp_active():
+    torch.manual_seed(1)
+    # min_stretch 1 clamps about half the points (x_x0 = 1 + t N_x0 scatters around 1): both branches of the clamp
+    objective = LagrangianPINNLoss("burgers", {"periodic": True}, hard=["periodic"], min_stretch=1.0)
+    model = LagrangianPINN(10, 3, period=2.0, velocity_scale=1.0, hard_start=True).double()
+    batch = CollocationSampler(objective.problem, interior=128, initial=16, boundary=0)(0)
+    stretch = model.jet(batch["interior"].double())["x_x0"]
+    assert 0.2 < float((stretch < 1.0).double().mean()) < 0.8
+    plain, jet = objective(_without_jet(model), batch), objective(model, batch)
+    for key in objective.terms:
+        scale = float(plain[key])
+        assert abs(float(jet[key]) - scale) <= 256 * torch.finfo(torch.float64).eps * (1 + scale), key
