@@ -76,7 +76,8 @@ def batched_delay_rhs(system, *, force_loop: bool = False) -> BatchedDelayRHS:
         return out
 
     def vectorized(t: float, y: np.ndarray, yd: np.ndarray) -> np.ndarray:
-        out = np.asarray(system._rhs(y[:, 0], yd[:, 0], t, *params), dtype=np.float64)
+        # the plain Python body: with numba installed dysts jit-compiles it for scalars only
+        out = np.asarray(getattr(system._rhs, "py_func", system._rhs)(y[:, 0], yd[:, 0], t, *params), dtype=np.float64)
         if out.shape != (y.shape[0],):  # a constant rate: broadcast (rare, so not on the fast path)
             out = np.broadcast_to(out, (y.shape[0],))
         return out[:, None]

@@ -144,7 +144,8 @@ def batched_jacobian(system, *, force_loop: bool = False, finite_differences: bo
         return out
 
     def vectorized(t: np.ndarray, y: np.ndarray) -> np.ndarray:
-        return _fill(system._jac(*y.T, t, *params), y.shape[0], dim)
+        # the plain Python body: with numba installed dysts jit-compiles it for scalars only
+        return _fill(getattr(system._jac, "py_func", system._jac)(*y.T, t, *params), y.shape[0], dim)
 
     if force_loop:
         return BatchedJacobian(name, dim, "analytic", "per-sample", "forced", rhs, loop)

@@ -234,7 +234,8 @@ def batched_rhs(system, *, force_loop: bool = False) -> BatchedRHS:
     if default:
 
         def vectorized(t: np.ndarray, y: np.ndarray) -> np.ndarray:
-            return _stack(system._rhs(*y.T, t, *params), y.shape[0], dim)
+            # the plain Python body: with numba installed dysts jit-compiles it for scalars only
+            return _stack(getattr(system._rhs, "py_func", system._rhs)(*y.T, t, *params), y.shape[0], dim)
     else:
 
         def vectorized(t: np.ndarray, y: np.ndarray) -> np.ndarray:
