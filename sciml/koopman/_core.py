@@ -285,7 +285,7 @@ def residual_factor(q_x: np.ndarray, p_y: np.ndarray) -> np.ndarray:
     e -= q_x @ c2
     c += c2
     r = q_x.shape[1]
-    r2 = _tall_r(e)
+    r2 = tall_r(e)
     out = np.zeros((r + r2.shape[0], 2 * r), dtype=np.result_type(q_x, p_y))
     out[:r, :r] = np.eye(r)
     out[:r, r:] = c
@@ -311,9 +311,6 @@ def tall_r(*blocks: np.ndarray) -> np.ndarray:
     step = max(_TSQR_ROWS, 2 * n)
     parts = [np.linalg.qr(np.hstack([b[i : i + step] for b in blocks]), mode="r") for i in range(0, m, step)]
     return np.linalg.qr(np.vstack(parts), mode="r")
-
-
-_tall_r = tall_r
 
 
 def pair_residuals(factor: np.ndarray, lam: np.ndarray, h: np.ndarray) -> np.ndarray:

@@ -39,7 +39,6 @@ import numpy as np
 from sciml.core.errors import ConfigError, DataError
 from sciml.core.estimator import register_estimator
 from sciml.koopman._core import (
-    TruncatedSVD,
     check_rank,
     choose_rank,
     pair_residuals,
@@ -187,17 +186,16 @@ class _LiftedEDMD(AbstractKoopman, abc.ABC):
         small[k:, r:] = (r22 @ basis) / s[None, :]
         factor = np.linalg.qr(small, mode="r")
         residuals = pair_residuals(factor, lam, xi * s[:, None])
-        svd = TruncatedSVD(basis, s, np.empty((r, 0)), s_all, numerical)
 
         self.eigenvalues_ = lam
         self.modes_ = modes.astype(np.complex128)
         self.residuals_ = residuals
-        self.eigenfunction_coefficients_ = (svd.U @ xi).astype(np.complex128)
+        self.eigenfunction_coefficients_ = (basis @ xi).astype(np.complex128)
         self.operator_ = np.ascontiguousarray(a_tilde, dtype=np.float64)
-        self.basis_ = np.ascontiguousarray(svd.U, dtype=np.float64)
+        self.basis_ = np.ascontiguousarray(basis, dtype=np.float64)
         self.readout_ = np.ascontiguousarray(readout, dtype=np.float64)
         self.residual_factor_ = np.ascontiguousarray(factor, dtype=np.float64)
-        self.singular_values_ = svd.singular_values.astype(np.float64) * uniform
+        self.singular_values_ = s_all.astype(np.float64) * uniform
         self.rank_ = int(r)
         self.dt_ = float(lifted.dt)
         self.n_features_ = int(d)
@@ -209,7 +207,7 @@ class _LiftedEDMD(AbstractKoopman, abc.ABC):
             lifted.source if lifted.source is not None else data,
             n_trajectories=lifted.n_trajectories,
             n_pairs=m,
-            numerical_rank=svd.numerical_rank,
+            numerical_rank=numerical,
             dictionary=spec,
         )
         self._after_fit(lifted, w)
