@@ -33,6 +33,7 @@ from sciml.core.estimator import (
 from sciml.core.registry import ESTIMATORS, FORECASTERS
 from sciml.data import load_trajectories
 from sciml.data.generators import generate
+from tests.optional import names_with_peer_skips
 
 
 @dataclasses.dataclass(frozen=True)
@@ -152,6 +153,8 @@ if "darts_tcn" in FORECASTERS.names():  # darts' TCNModel needs chunk < window (
 CASES.update({name: _forecaster_case(name) for name in FORECASTERS.names() if name not in CASES})
 
 NAMES = ESTIMATORS.names()
+# the peer adapters (darts_*, rpy_esn) need their library to fit: skipped with the reason where it is not installed
+FITTED = names_with_peer_skips(ESTIMATORS, NAMES)
 
 
 def _case(name: str) -> Case:
@@ -200,7 +203,7 @@ def test_registration_and_get_params_round_trip_through_the_constructor(name):
         build_estimator(name, {"not_a_parameter": 1})
 
 
-@pytest.mark.parametrize("name", NAMES)
+@pytest.mark.parametrize("name", FITTED)
 def test_fit_returns_self_and_learned_state_ends_in_underscore(name, tmp_path):
     est = _build(name)
     before = set(vars(est))
@@ -219,7 +222,7 @@ def test_fit_returns_self_and_learned_state_ends_in_underscore(name, tmp_path):
         assert np.array_equal(np.asarray(value), np.asarray(getattr(other, key))), key
 
 
-@pytest.mark.parametrize("name", NAMES)
+@pytest.mark.parametrize("name", FITTED)
 def test_use_before_fit_raises_the_one_line_not_fitted_error(name, tmp_path):
     case = _case(name)
     est = _build(name)
@@ -240,7 +243,7 @@ def test_use_before_fit_raises_the_one_line_not_fitted_error(name, tmp_path):
         est.predict(case.predict_input(data))
 
 
-@pytest.mark.parametrize("name", NAMES)
+@pytest.mark.parametrize("name", FITTED)
 def test_save_then_load_gives_identical_predictions_and_a_self_describing_json(name, tmp_path):
     case = _case(name)
     est, data = _fitted(name, tmp_path)
@@ -276,7 +279,7 @@ def test_save_then_load_gives_identical_predictions_and_a_self_describing_json(n
     assert loaded.evaluate(data) == metrics
 
 
-@pytest.mark.parametrize("name", NAMES)
+@pytest.mark.parametrize("name", FITTED)
 def test_float64_is_kept_from_float32_input_through_save(name, tmp_path):
     case = _case(name)
     data = case.data(tmp_path)
@@ -291,7 +294,7 @@ def test_float64_is_kept_from_float32_input_through_save(name, tmp_path):
     assert all(getattr(loaded, k).dtype == v.dtype for k, v in floats.items())
 
 
-@pytest.mark.parametrize("name", NAMES)
+@pytest.mark.parametrize("name", FITTED)
 def test_nan_input_raises_one_line_data_error_and_wrong_shape_a_shape_error(name, tmp_path):
     case = _case(name)
     data = case.data(tmp_path)
@@ -312,7 +315,7 @@ def test_nan_input_raises_one_line_data_error_and_wrong_shape_a_shape_error(name
     _one_line(info.value)
 
 
-@pytest.mark.parametrize("name", NAMES)
+@pytest.mark.parametrize("name", FITTED)
 def test_damaged_saves_raise_one_line_data_errors(name, tmp_path):
     est, _ = _fitted(name, tmp_path)
     good = est.save(tmp_path / "good")

@@ -11,6 +11,7 @@ from sciml.core.errors import ShapeError
 from sciml.core.estimator import load_estimator
 from sciml.core.registry import ESTIMATORS, FORECASTERS
 from sciml.forecast import chaos_data
+from tests.optional import installed, names_with_peer_skips
 
 EPS = np.finfo(np.float64).eps
 TEST_BUDGET = 150
@@ -21,6 +22,8 @@ BUDGET_PARAMS = ("steps", "max_steps", "epochs", "max_epochs", "n_epochs", "iter
 LEARNED = ("ar", "nvar", "esn", "sindy", "lstm", "nbeats", "nhits", "tcn", "transformer", "node", "koopman_edmd",
            "koopman_hankel_dmd", "koopman_havok", "koopman_kedmd")
 NAMES = FORECASTERS.names()
+# the peer adapters (darts_*, rpy_esn) are fitted where the peers extra is installed, skipped with the reason where not
+FITTED = names_with_peer_skips(FORECASTERS, NAMES)
 
 
 def _build(name):
@@ -41,7 +44,7 @@ def lorenz():
 @pytest.fixture(scope="module")
 def fitted(lorenz):
     data = lorenz[0]
-    return {name: _build(name).fit(data.train) for name in NAMES}
+    return {name: _build(name).fit(data.train) for name in installed(FORECASTERS, NAMES)}
 
 
 def test_the_registry_holds_the_first_slice():
@@ -59,7 +62,7 @@ def test_params_round_trip_and_device_seed_are_accepted(name):
     assert cls(device="cuda").device == "cuda"  # accepted without a GPU: the device is used in fit / forecast
 
 
-@pytest.mark.parametrize("name", NAMES)
+@pytest.mark.parametrize("name", FITTED)
 def test_forecast_shapes_and_dtypes_batched_and_unbatched(name, fitted, lorenz):
     model, (_, contexts, _) = fitted[name], lorenz
     single = model.forecast(contexts[3], 7)
@@ -77,7 +80,7 @@ def test_forecast_shapes_and_dtypes_batched_and_unbatched(name, fitted, lorenz):
     np.testing.assert_allclose(many, one, rtol=0, atol=tol)
 
 
-@pytest.mark.parametrize("name", NAMES)
+@pytest.mark.parametrize("name", FITTED)
 def test_save_then_load_estimator_forecasts_the_same(name, fitted, lorenz, tmp_path):
     model, contexts = fitted[name], lorenz[1]
     model.save(tmp_path / name)
@@ -87,7 +90,7 @@ def test_save_then_load_estimator_forecasts_the_same(name, fitted, lorenz, tmp_p
     np.testing.assert_allclose(b, a, rtol=0, atol=4 * EPS * np.abs(a).max())
 
 
-@pytest.mark.parametrize("name", NAMES)
+@pytest.mark.parametrize("name", FITTED)
 def test_a_short_context_and_a_wrong_dimension_are_one_line_errors(name, fitted, lorenz):
     model, contexts = fitted[name], lorenz[1]
     need = int(model.min_context)
