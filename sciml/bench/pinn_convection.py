@@ -12,7 +12,8 @@ the same optimizer budget (Adam then L-BFGS with strong Wolfe line search):
                  sweep over the first half of the Adam steps, then at the target
                  (Krishnapriyan et al.'s curriculum regularization);
 ``causal``       the same with causal weighting in time (Wang, Sankaran & Perdikaris 2022:
-                 32 bins, ``epsilon = 1``);
+                 32 bins, their schedule ``epsilon = 1e-2, 1e-1, 1, 10, 100``, the next
+                 once every bin's weight exceeds 0.99);
 ``lpinn``        the Lagrangian PINN (Mojgani, Balajewicz & Hassanzadeh, CMAME 2023): two
                  32 x 3 branches, ``x = x0 + beta t N_x(x0, t)``, state along the
                  characteristics, evaluated by periodic interpolation from the particles.
@@ -73,7 +74,7 @@ PRESETS: dict[str, dict[str, Any]] = {
              "burgers": True, "burgers_adam": 2000, "burgers_lbfgs": 100, "burgers_interior": 2000},
 }  # fmt: skip
 SIZES = {"pinn_width": 46, "lpinn_width": 32, "depth": 3, "lr": 3e-3, "lbfgs_max_iter": 20, "causal_bins": 32,
-         "causal_epsilon": 1.0, "nx": 256, "nt": 100, "seed": 0}  # fmt: skip
+         "causal_epsilon": [1e-2, 1e-1, 1.0, 10.0, 100.0], "nx": 256, "nt": 100, "seed": 0}  # fmt: skip
 
 
 def _grid(case: str) -> tuple[torch.Tensor, torch.Tensor]:

@@ -87,8 +87,9 @@ class AbstractPINNObjective(AbstractObjective, ABC):
         balancing_every: int = 100,
         balancing_alpha: float = 0.9,
         causal: bool = False,
-        causal_epsilon: float = 1.0,
+        causal_epsilon: float | list[float] = 1.0,
         causal_bins: int = 32,
+        causal_tol: float = 0.99,
         adaptive: str = "none",
         adaptive_every: int = 100,
         adaptive_points: int = 100,
@@ -120,7 +121,10 @@ class AbstractPINNObjective(AbstractObjective, ABC):
             int(balancing_every),
             float(balancing_alpha),
         )
-        self.causal, self.causal_epsilon, self.causal_bins = bool(causal), float(causal_epsilon), int(causal_bins)
+        self.causal, self.causal_bins, self.causal_tol = bool(causal), int(causal_bins), float(causal_tol)
+        self.causal_epsilon = self._check_causal_schedule(causal_epsilon, self.causal_tol)
+        self.causal_level = 0  # the index into the epsilon schedule
+        self._causal_min: torch.Tensor | None = None  # the smallest weight of the last training step
         self.adaptive, self.adaptive_every, self.adaptive_points = adaptive, int(adaptive_every), int(adaptive_points)
         self.rad_k, self.rad_c, self.seed = float(rad_k), float(rad_c), int(seed)
         self.curriculum = self._check_curriculum(curriculum)
@@ -131,6 +135,25 @@ class AbstractPINNObjective(AbstractObjective, ABC):
         self._refined_at: int | None = None
         self._current_params: dict[str, float] | None = None
         self.problem = self._build_problem(self._params_at(0))
+
+    @staticmethod
+    def _check_causal_schedule(epsilon: Any, tol: float) -> float | tuple[float, ...]:
+        values = epsilon if isinstance(epsilon, (list, tuple)) else [epsilon]
+        try:
+            values = [float(v) for v in values]
+        except (TypeError, ValueError):
+            raise ConfigError(f"causal_epsilon={epsilon!r}: give a positive number or an increasing list of them") from None
+        if not values or any(not v > 0 for v in values) or any(b <= a for a, b in zip(values, values[1:])):
+            raise ConfigError(f"causal_epsilon={epsilon!r}: give a positive number or an increasing list of them")
+        if not 0 < tol < 1:
+            raise ConfigError(f"causal_tol={tol}: need 0 < tol < 1 (Wang et al. use 0.99)")
+        return values[0] if not isinstance(epsilon, (list, tuple)) else tuple(values)
+
+    @property
+    def causal_schedule(self) -> tuple[float, ...]:
+        """The epsilons the causal weighting steps through (one for a fixed epsilon)."""
+        eps = self.causal_epsilon
+        return eps if isinstance(eps, tuple) else (eps,)
 
     # ------------------------------------------------------------------ problem and curriculum
     def _check_curriculum(self, spec: dict[str, Any] | None) -> dict[str, Any] | None:
@@ -172,6 +195,12 @@ class AbstractPINNObjective(AbstractObjective, ABC):
     def begin_step(self, step: int) -> None:
         self.step = int(step)
         self._selected = None
+        # Wang, Sankaran & Perdikaris (2022), Algorithm 1: move to the next epsilon once every
+        # time bin carries weight (the last step's smallest weight above causal_tol)
+        if self._causal_min is not None and self.causal_level < len(self.causal_schedule) - 1:
+            if float(self._causal_min) > self.causal_tol:
+                self.causal_level += 1
+        self._causal_min = None
         params = self._params_at(self.step)
         if params != self._current_params:
             self.problem = self._build_problem(params)
@@ -182,11 +211,17 @@ class AbstractPINNObjective(AbstractObjective, ABC):
             "weights": dict(self.weights),
             "step": self.step,
             "extra_points": None if self.extra_points is None else self.extra_points.detach().cpu(),
+            "causal_level": self.causal_level,
+            "causal_min": None if self._causal_min is None else float(self._causal_min),
         }
 
     def load_state_dict(self, state: dict[str, Any]) -> None:
         self.weights = {k: float(v) for k, v in state.get("weights", self.weights).items()}
         self.begin_step(int(state.get("step", 0)))
+        # after begin_step: the saved step has begun already, its schedule check is not repeated
+        self.causal_level = int(state.get("causal_level", 0))
+        saved_min = state.get("causal_min")
+        self._causal_min = None if saved_min is None else torch.tensor(float(saved_min))
         extra = state.get("extra_points")
         self.extra_points = None if extra is None else torch.as_tensor(extra)
 
@@ -209,8 +244,12 @@ class AbstractPINNObjective(AbstractObjective, ABC):
         counts = torch.bincount(bins, minlength=self.causal_bins).to(r.dtype).clamp_min(1)
         losses = sums / counts
         earlier = torch.cumsum(losses.detach(), 0) - losses.detach()
-        w = torch.exp(-self.causal_epsilon * earlier)
-        return (w * losses).mean(), {"causal_min_weight": w.min().detach()}
+        epsilon = self.causal_schedule[self.causal_level]
+        w = torch.exp(-epsilon * earlier)
+        smallest = w.min().detach()
+        if torch.is_grad_enabled():  # a training step's weights decide the schedule at the next step
+            self._causal_min = smallest if self._causal_min is None else torch.minimum(self._causal_min, smallest)
+        return (w * losses).mean(), {"causal_min_weight": smallest, "causal_epsilon": w.new_tensor(epsilon)}
 
     def _interior(self, model: nn.Module, batch: dict[str, Any]) -> torch.Tensor:
         points = batch["interior"]
@@ -332,8 +371,11 @@ class PINNLoss(AbstractPINNObjective):
     balancing_every, balancing_alpha : int, float
         Update interval (steps) and moving-average factor of ``grad_norm``.
     causal : bool
-    causal_epsilon, causal_bins : float, int
-        Causality parameter and time bins.
+    causal_epsilon : float or list of float
+        Causality parameter, or an increasing schedule of them (Wang et al.: ``[1e-2, 1e-1, 1,
+        10, 100]``), moved along once the smallest bin weight exceeds ``causal_tol``.
+    causal_bins, causal_tol : int, float
+        Time bins, and the weight every bin must reach before the next epsilon (0.99).
     adaptive : {"none", "rad", "rar"}
     adaptive_every, adaptive_points : int
         RAR: refinement interval and points added each time.

@@ -197,3 +197,49 @@ def test_lpinn_loss_from_the_jet_equals_the_chain_rule_by_autograd_with_the_clam
     for key in objective.terms:
         scale = float(plain[key])
         assert abs(float(jet[key]) - scale) <= 256 * torch.finfo(torch.float64).eps * (1 + scale), key
+
+
+def test_the_causal_epsilon_schedule_moves_on_once_every_bin_carries_weight():
+    # Wang, Sankaran & Perdikaris (2022), Algorithm 1: the next epsilon once min_i w_i > tol
+    objective = PINNLoss("convection", {"beta": 1.0}, causal=True, causal_epsilon=[0.01, 1.0, 100.0], causal_bins=4)
+    t = torch.tensor([0.1, 0.3, 0.6, 0.9], dtype=F64)
+    r = torch.tensor([[0.5], [0.5], [0.5], [0.5]], dtype=F64)  # bin losses 0.25: earlier sums 0, 0.25, 0.5, 0.75
+    objective.begin_step(0)
+    _, extra = objective._residual_loss(r, t)
+    assert float(extra["causal_epsilon"]) == 0.01
+    assert float(extra["causal_min_weight"]) == pytest.approx(math.exp(-0.01 * 0.75), rel=1e-12)  # > 0.99
+    objective.begin_step(1)
+    assert objective.causal_level == 1
+    _, extra = objective._residual_loss(r, t)  # exp(-0.75) = 0.47 < 0.99: the schedule stays
+    assert float(extra["causal_min_weight"]) == pytest.approx(math.exp(-0.75), rel=1e-12)
+    objective.begin_step(2)
+    assert objective.causal_level == 1
+    _, extra = objective._residual_loss(r * 1e-3, t)  # exp(-1e-6 * 0.75) > 0.99
+    state = objective.state_dict()
+    again = PINNLoss("convection", {"beta": 1.0}, causal=True, causal_epsilon=[0.01, 1.0, 100.0], causal_bins=4)
+    again.load_state_dict(state)  # a resumed run takes the same decision at the next step
+    for o in (objective, again):
+        o.begin_step(3)
+        assert o.causal_level == 2
+        o.begin_step(4)  # the last epsilon is kept
+        assert o.causal_level == 2
+    with torch.no_grad():  # evaluation does not move the schedule
+        fresh = PINNLoss("convection", {"beta": 1.0}, causal=True, causal_epsilon=[0.01, 1.0], causal_bins=4)
+        fresh._residual_loss(r * 1e-3, t)
+        fresh.begin_step(1)
+    assert fresh.causal_level == 0
+
+
+@pytest.mark.parametrize(
+    "kwargs, message",
+    [
+        ({"causal_epsilon": [1.0, 0.1]}, r"causal_epsilon=\[1.0, 0.1\]: give a positive number or an increasing list"),
+        ({"causal_epsilon": -1.0}, "causal_epsilon=-1.0: give a positive number"),
+        ({"causal_epsilon": "x"}, "causal_epsilon='x': give a positive number"),
+        ({"causal_tol": 1.5}, r"causal_tol=1.5: need 0 < tol < 1"),
+    ],
+)
+def test_a_bad_causal_schedule_is_a_one_line_config_error(kwargs, message):
+    with pytest.raises(ConfigError, match=message) as info:
+        PINNLoss("convection", causal=True, **kwargs)
+    assert "\n" not in str(info.value)
